@@ -1,0 +1,15 @@
+//! The domain of trustlink, free of any AWS SDK: what a trust link is, the rules it must
+//! follow, the policy documents it is made of, and the secrets it carries.
+
+pub mod error;
+pub mod policy;
+mod props;
+pub mod rules;
+pub mod secret;
+pub mod spec;
+
+pub use error::{ValidationError, ValidationErrors};
+pub use policy::Principal;
+pub use rules::{AccountId, Timestamp};
+pub use secret::{ExternalId, SecretAccessKey, SessionToken};
+pub use spec::{Conditions, LinkSpec, RoleSpec, RotationSettings, Tag, TrustedSide};

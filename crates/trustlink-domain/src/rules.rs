@@ -1,0 +1,746 @@
+//! IAM's and STS's own rules for the values a link is made of. Every check returns a
+//! [`ValidationError`] that names the field and the rule; none echoes a secret.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ValidationError;
+
+/// IAM's default quota for a role trust policy, whitespace not counted.
+pub const TRUST_POLICY_MAX_CHARS: usize = 2048;
+/// IAM's quota for all inline policies of one role together, whitespace not counted.
+pub const ROLE_INLINE_POLICIES_MAX_CHARS: usize = 10_240;
+/// IAM's quota for a managed policy document, whitespace not counted.
+pub const MANAGED_POLICY_MAX_CHARS: usize = 6_144;
+pub const MAX_SESSION_DURATION: std::ops::RangeInclusive<u32> = 3600..=43200;
+pub const MAX_TAGS: usize = 50;
+pub const MAX_MANAGED_POLICIES_PER_ROLE: usize = 20;
+
+const PARTITIONS: [&str; 3] = ["aws", "aws-cn", "aws-us-gov"];
+
+/// A 12-digit AWS account id.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AccountId(String);
+
+impl AccountId {
+    pub fn parse(field: &str, value: &str) -> Result<Self, ValidationError> {
+        if value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(Self(value.to_string()))
+        } else {
+            Err(ValidationError::new(
+                field,
+                format!("'{value}' is not an AWS account id (exactly 12 digits)"),
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)
+}
+
+/// Role, user, inline policy and link names: 1..=max characters of `[\w+=,.@-]`.
+pub fn check_name(field: &str, value: &str, max: usize) -> Result<(), ValidationError> {
+    let len = value.chars().count();
+    if len == 0 || len > max {
+        return Err(ValidationError::new(
+            field,
+            format!("must be 1 to {max} characters long (got {len})"),
+        ));
+    }
+    if let Some(bad) = value.chars().find(|c| !is_name_char(*c)) {
+        return Err(ValidationError::new(
+            field,
+            format!("may contain only letters, digits and _+=,.@- (found '{bad}')"),
+        ));
+    }
+    Ok(())
+}
+
+/// IAM paths: `/` alone, or `/`-delimited segments starting and ending with `/`,
+/// up to 512 printable ASCII characters, no empty segment.
+pub fn check_path(field: &str, value: &str) -> Result<(), ValidationError> {
+    let rule = "must start and end with '/', at most 512 printable ASCII characters, no '//'";
+    if value.is_empty()
+        || value.len() > 512
+        || !value.starts_with('/')
+        || !value.ends_with('/')
+        || value.contains("//")
+        || !value.bytes().all(|b| (0x21..=0x7e).contains(&b))
+    {
+        return Err(ValidationError::new(field, format!("'{value}' {rule}")));
+    }
+    Ok(())
+}
+
+pub fn check_description(field: &str, value: &str) -> Result<(), ValidationError> {
+    let len = value.chars().count();
+    if len > 1000 {
+        return Err(ValidationError::new(
+            field,
+            format!("must be at most 1000 characters (got {len})"),
+        ));
+    }
+    let ok = |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{7e}' | '\u{a1}'..='\u{ff}');
+    if let Some(bad) = value.chars().find(|c| !ok(*c)) {
+        return Err(ValidationError::new(
+            field,
+            format!(
+                "contains a character IAM does not accept (U+{:04X})",
+                bad as u32
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub fn check_max_session_duration(field: &str, value: u32) -> Result<(), ValidationError> {
+    if MAX_SESSION_DURATION.contains(&value) {
+        Ok(())
+    } else {
+        Err(ValidationError::new(
+            field,
+            format!("must be between 3600 and 43200 seconds (got {value})"),
+        ))
+    }
+}
+
+/// The parts of an IAM ARN `arn:<partition>:iam::<account>:<kind>/<path><name>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IamArn {
+    pub partition: String,
+    /// `aws` for AWS managed policies, otherwise a 12-digit account id.
+    pub account: String,
+    pub kind: String,
+    pub path: String,
+    pub name: String,
+}
+
+impl IamArn {
+    pub fn parse(field: &str, value: &str) -> Result<Self, ValidationError> {
+        let bad = |why: &str| ValidationError::new(field, format!("'{value}' is not {why}"));
+        let mut parts = value.splitn(6, ':');
+        let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return Err(bad("an IAM ARN (arn:aws:iam::<account>:<type>/<name>)"));
+        };
+        if !PARTITIONS.contains(&partition) {
+            return Err(bad(
+                "an IAM ARN of a known partition (aws, aws-cn, aws-us-gov)",
+            ));
+        }
+        if account != "aws" && AccountId::parse(field, account).is_err() {
+            return Err(bad("an IAM ARN with a 12-digit account id"));
+        }
+        let (kind, rest) = match resource.split_once('/') {
+            Some((k, r)) => (k, r),
+            None => (resource, ""),
+        };
+        let (path, name) = match rest.rfind('/') {
+            Some(i) => (format!("/{}", &rest[..=i]), &rest[i + 1..]),
+            None => ("/".to_string(), rest),
+        };
+        Ok(Self {
+            partition: partition.to_string(),
+            account: account.to_string(),
+            kind: kind.to_string(),
+            path,
+            name: name.to_string(),
+        })
+    }
+}
+
+/// A managed policy ARN: AWS managed (`arn:aws:iam::aws:policy/...`) or customer managed.
+pub fn check_policy_arn(field: &str, value: &str) -> Result<IamArn, ValidationError> {
+    let arn = IamArn::parse(field, value)?;
+    if arn.kind != "policy" {
+        return Err(ValidationError::new(
+            field,
+            format!(
+                "'{value}' is not a managed policy ARN (arn:aws:iam::<account|aws>:policy/<name>)"
+            ),
+        ));
+    }
+    check_path(field, &arn.path)?;
+    if arn.name.is_empty() || arn.name.len() > 128 || !arn.name.chars().all(is_name_char) {
+        return Err(ValidationError::new(
+            field,
+            format!(
+                "'{value}' has an invalid policy name (1 to 128 characters of [A-Za-z0-9_+=,.@-])"
+            ),
+        ));
+    }
+    Ok(arn)
+}
+
+/// An IPv4 or IPv6 address with an optional prefix length, as `aws:SourceIp` takes it.
+pub fn check_cidr(field: &str, value: &str) -> Result<(), ValidationError> {
+    let bad = || {
+        ValidationError::new(
+            field,
+            format!("'{value}' is not an IPv4 or IPv6 CIDR block"),
+        )
+    };
+    let (addr, prefix) = match value.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (value, None),
+    };
+    let ip: IpAddr = addr.parse().map_err(|_| bad())?;
+    if let Some(p) = prefix {
+        let max = if ip.is_ipv4() { 32 } else { 128 };
+        match p.parse::<u8>() {
+            Ok(n) if n <= max && !p.starts_with('+') => {}
+            _ => return Err(bad()),
+        }
+    }
+    Ok(())
+}
+
+/// An ISO 8601 / RFC 3339 instant (`2026-01-01T00:00:00Z`, fractions and offsets allowed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp {
+    /// Seconds since the Unix epoch, UTC.
+    pub epoch_seconds: i64,
+}
+
+impl Timestamp {
+    pub fn parse(field: &str, value: &str) -> Result<Self, ValidationError> {
+        parse_rfc3339(value)
+            .map(|epoch_seconds| Self { epoch_seconds })
+            .ok_or_else(|| {
+                ValidationError::new(
+                    field,
+                    format!("'{value}' is not an ISO 8601 time such as 2026-01-01T00:00:00Z"),
+                )
+            })
+    }
+
+    pub fn from_epoch_seconds(epoch_seconds: i64) -> Self {
+        Self { epoch_seconds }
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SSZ`, the form IAM policies use.
+    pub fn to_iso8601(&self) -> String {
+        let days = self.epoch_seconds.div_euclid(86_400);
+        let secs = self.epoch_seconds.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+            secs / 3600,
+            secs % 3600 / 60,
+            secs % 60
+        )
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_iso8601())
+    }
+}
+
+fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b't') {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        if t.bytes().all(|c| c.is_ascii_digit()) {
+            t.parse().ok()
+        } else {
+            None
+        }
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || se > 59
+    {
+        return None;
+    }
+    let mut rest = &s[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 {
+            return None;
+        }
+        rest = &frac[digits..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let rb = rest.as_bytes();
+            if rb.len() != 6 || !(rb[0] == b'+' || rb[0] == b'-') || rb[3] != b':' {
+                return None;
+            }
+            let oh: i64 = rest[1..3].parse().ok()?;
+            let om: i64 = rest[4..6].parse().ok()?;
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            let sign = if rb[0] == b'+' { 1 } else { -1 };
+            sign * (oh * 3600 + om * 60)
+        }
+    };
+    Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se - offset)
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        4 | 6 | 9 | 11 => 30,
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        _ => 31,
+    }
+}
+
+// Howard Hinnant's days_from_civil / civil_from_days.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// AWS Organizations ids: `o-` and 10 to 32 lowercase letters or digits.
+pub fn check_org_id(field: &str, value: &str) -> Result<(), ValidationError> {
+    let ok = value.strip_prefix("o-").is_some_and(|r| {
+        (10..=32).contains(&r.len())
+            && r.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(ValidationError::new(
+            field,
+            format!("'{value}' is not an AWS Organizations id (o- and 10 to 32 lowercase letters or digits)"),
+        ))
+    }
+}
+
+/// IAM tag keys (1..=128) and values (0..=256) of `[\p{L}\p{Z}\p{N}_.:/=+\-@]`; `aws:` is reserved.
+pub fn check_tag(field: &str, key: &str, value: &str) -> Result<(), ValidationError> {
+    let ok = |c: char| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c);
+    let klen = key.chars().count();
+    if klen == 0 || klen > 128 || !key.chars().all(ok) {
+        return Err(ValidationError::new(
+            format!("{field}.Key"),
+            format!("'{key}' must be 1 to 128 letters, digits, spaces or _.:/=+-@"),
+        ));
+    }
+    if key.to_ascii_lowercase().starts_with("aws:") {
+        return Err(ValidationError::new(
+            format!("{field}.Key"),
+            format!("'{key}' uses the reserved prefix aws:"),
+        ));
+    }
+    if value.chars().count() > 256 || !value.chars().all(ok) {
+        return Err(ValidationError::new(
+            format!("{field}.Value"),
+            "must be at most 256 letters, digits, spaces or _.:/=+-@",
+        ));
+    }
+    Ok(())
+}
+
+/// The length IAM checks a policy against: its JSON without whitespace outside strings.
+pub fn policy_size(document: &serde_json::Value) -> usize {
+    serde_json::to_string(document)
+        .map(|s| s.chars().filter(|c| !c.is_whitespace()).count())
+        .unwrap_or(usize::MAX)
+}
+
+const POLICY_VERSIONS: [&str; 2] = ["2012-10-17", "2008-10-17"];
+
+/// An identity-based policy document (inline or managed): Version, and statements that each
+/// have an Effect, an Action or NotAction, a Resource or NotResource, and no Principal.
+pub fn check_identity_policy(field: &str, doc: &serde_json::Value) -> Result<(), ValidationError> {
+    let err = |rule: String| Err(ValidationError::new(field, rule));
+    let Some(obj) = doc.as_object() else {
+        return err("must be a JSON policy document (an object with Version and Statement)".into());
+    };
+    for key in obj.keys() {
+        if !["Version", "Statement", "Id"].contains(&key.as_str()) {
+            return err(format!(
+                "unknown policy element '{key}' (expected Version, Id, Statement)"
+            ));
+        }
+    }
+    match obj.get("Version").and_then(|v| v.as_str()) {
+        Some(v) if POLICY_VERSIONS.contains(&v) => {}
+        _ => return err("Version must be \"2012-10-17\"".into()),
+    }
+    let statements: Vec<&serde_json::Value> = match obj.get("Statement") {
+        Some(serde_json::Value::Array(a)) if !a.is_empty() => a.iter().collect(),
+        Some(s @ serde_json::Value::Object(_)) => vec![s],
+        _ => return err("Statement must be a statement object or a non-empty list of them".into()),
+    };
+    for (i, st) in statements.iter().enumerate() {
+        let Some(st) = st.as_object() else {
+            return err(format!("Statement[{i}] must be an object"));
+        };
+        for key in st.keys() {
+            if ![
+                "Sid",
+                "Effect",
+                "Action",
+                "NotAction",
+                "Resource",
+                "NotResource",
+                "Condition",
+                "Principal",
+                "NotPrincipal",
+            ]
+            .contains(&key.as_str())
+            {
+                return err(format!("Statement[{i}] has an unknown element '{key}'"));
+            }
+        }
+        match st.get("Effect").and_then(|v| v.as_str()) {
+            Some("Allow" | "Deny") => {}
+            _ => {
+                return err(format!(
+                    "Statement[{i}].Effect must be \"Allow\" or \"Deny\""
+                ))
+            }
+        }
+        if st.contains_key("Principal") || st.contains_key("NotPrincipal") {
+            return err(format!(
+                "Statement[{i}] has a Principal, which an identity-based policy may not have"
+            ));
+        }
+        let actions = st.get("Action").or_else(|| st.get("NotAction"));
+        if st.contains_key("Action") == st.contains_key("NotAction") || !is_string_or_list(actions)
+        {
+            return err(format!(
+                "Statement[{i}] needs exactly one of Action or NotAction, a string or a list of strings"
+            ));
+        }
+        let resources = st.get("Resource").or_else(|| st.get("NotResource"));
+        if st.contains_key("Resource") == st.contains_key("NotResource")
+            || !is_string_or_list(resources)
+        {
+            return err(format!(
+                "Statement[{i}] needs exactly one of Resource or NotResource, a string or a list of strings"
+            ));
+        }
+        if let Some(c) = st.get("Condition") {
+            if !c
+                .as_object()
+                .is_some_and(|c| c.values().all(|v| v.is_object()))
+            {
+                return err(format!(
+                    "Statement[{i}].Condition must map operators to objects of condition keys"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn is_string_or_list(v: Option<&serde_json::Value>) -> bool {
+    match v {
+        Some(serde_json::Value::String(s)) => !s.is_empty(),
+        Some(serde_json::Value::Array(a)) => {
+            !a.is_empty() && a.iter().all(|x| x.as_str().is_some_and(|s| !s.is_empty()))
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn msg<T: std::fmt::Debug>(r: Result<T, ValidationError>) -> String {
+        r.unwrap_err().to_string()
+    }
+
+    #[test]
+    fn account_ids() {
+        assert!(AccountId::parse("TrustingAccount", "111122223333").is_ok());
+        assert_eq!(
+            msg(AccountId::parse("TrustingAccount", "12345")),
+            "TrustingAccount: '12345' is not an AWS account id (exactly 12 digits)"
+        );
+        assert!(AccountId::parse("a", "11112222333x").is_err());
+        assert!(AccountId::parse("a", "1111222233334").is_err());
+    }
+
+    #[test]
+    fn names() {
+        assert!(check_name("Role.Name", "CrossAccountDeveloperRole", 64).is_ok());
+        assert!(check_name("Role.Name", &"r".repeat(64), 64).is_ok());
+        assert_eq!(
+            msg(check_name("Role.Name", &"r".repeat(65), 64)),
+            "Role.Name: must be 1 to 64 characters long (got 65)"
+        );
+        assert_eq!(
+            msg(check_name("Role.Name", "bad/name", 64)),
+            "Role.Name: may contain only letters, digits and _+=,.@- (found '/')"
+        );
+        assert!(check_name("Role.Name", "", 64).is_err());
+    }
+
+    #[test]
+    fn paths() {
+        assert!(check_path("Role.Path", "/").is_ok());
+        assert!(check_path("Role.Path", "/cross-account/").is_ok());
+        assert!(check_path("Role.Path", "/a/b/").is_ok());
+        for bad in [
+            "",
+            "trustlink/",
+            "/trustlink",
+            "//",
+            "/a b/",
+            &format!("/{}/", "a".repeat(511)),
+        ] {
+            let m = msg(check_path("Role.Path", bad));
+            assert!(m.starts_with("Role.Path: "), "{m}");
+            assert!(m.contains("must start and end with '/'"), "{m}");
+        }
+    }
+
+    #[test]
+    fn descriptions() {
+        assert!(check_description("Role.Description", "Partner read-only access").is_ok());
+        assert!(
+            msg(check_description("Role.Description", &"d".repeat(1001))).contains("at most 1000")
+        );
+        assert!(msg(check_description("Role.Description", "emoji \u{1F600}")).contains("U+1F600"));
+    }
+
+    #[test]
+    fn session_duration() {
+        assert!(check_max_session_duration("Role.MaxSessionDuration", 3600).is_ok());
+        assert!(check_max_session_duration("Role.MaxSessionDuration", 43200).is_ok());
+        assert_eq!(
+            msg(check_max_session_duration("Role.MaxSessionDuration", 100)),
+            "Role.MaxSessionDuration: must be between 3600 and 43200 seconds (got 100)"
+        );
+        assert!(check_max_session_duration("x", 43201).is_err());
+    }
+
+    #[test]
+    fn arns() {
+        let a = IamArn::parse("p", "arn:aws:iam::444455556666:user/dev/DevUser").unwrap();
+        assert_eq!(
+            (
+                a.account.as_str(),
+                a.kind.as_str(),
+                a.path.as_str(),
+                a.name.as_str()
+            ),
+            ("444455556666", "user", "/dev/", "DevUser")
+        );
+        let a = IamArn::parse("p", "arn:aws:iam::aws:policy/ReadOnlyAccess").unwrap();
+        assert_eq!(
+            (a.account.as_str(), a.path.as_str(), a.name.as_str()),
+            ("aws", "/", "ReadOnlyAccess")
+        );
+        assert!(msg(IamArn::parse("p", "arn:aws:s3:::bucket")).contains("is not an IAM ARN"));
+        assert!(msg(IamArn::parse("p", "arn:aws:iam::12:user/x")).contains("12-digit account id"));
+        assert!(
+            msg(IamArn::parse("p", "arn:azure:iam::111122223333:user/x"))
+                .contains("known partition")
+        );
+    }
+
+    #[test]
+    fn policy_arns() {
+        assert!(check_policy_arn(
+            "Role.ManagedPolicyArns[0]",
+            "arn:aws:iam::aws:policy/ReadOnlyAccess"
+        )
+        .is_ok());
+        assert!(
+            check_policy_arn("x", "arn:aws:iam::aws:policy/service-role/AWSLambdaRole").is_ok()
+        );
+        assert!(check_policy_arn("x", "arn:aws:iam::111122223333:policy/team/S3Dev").is_ok());
+        assert_eq!(
+            msg(check_policy_arn("Role.ManagedPolicyArns[0]", "arn:aws:iam::111122223333:role/NotAPolicy")),
+            "Role.ManagedPolicyArns[0]: 'arn:aws:iam::111122223333:role/NotAPolicy' is not a managed policy ARN (arn:aws:iam::<account|aws>:policy/<name>)"
+        );
+        assert!(
+            msg(check_policy_arn("x", "arn:aws:iam::aws:policy/bad*name"))
+                .contains("invalid policy name")
+        );
+    }
+
+    #[test]
+    fn cidrs() {
+        for ok in [
+            "203.0.113.0/24",
+            "203.0.113.7",
+            "2001:db8::/32",
+            "0.0.0.0/0",
+        ] {
+            assert!(
+                check_cidr("Conditions.SourceIpCidrs[0]", ok).is_ok(),
+                "{ok}"
+            );
+        }
+        for bad in [
+            "203.0.113.0/33",
+            "300.0.0.0/8",
+            "10.0.0.0/+8",
+            "2001:db8::/129",
+            "x/8",
+        ] {
+            assert_eq!(
+                msg(check_cidr("Conditions.SourceIpCidrs[0]", bad)),
+                format!("Conditions.SourceIpCidrs[0]: '{bad}' is not an IPv4 or IPv6 CIDR block")
+            );
+        }
+    }
+
+    #[test]
+    fn timestamps() {
+        let t = Timestamp::parse("Conditions.NotBefore", "2026-01-01T00:00:00Z").unwrap();
+        assert_eq!(t.epoch_seconds, 1_767_225_600);
+        assert_eq!(t.to_iso8601(), "2026-01-01T00:00:00Z");
+        let t = Timestamp::parse("x", "2026-01-01T02:00:00.5+02:00").unwrap();
+        assert_eq!(t.to_iso8601(), "2026-01-01T00:00:00Z");
+        assert_eq!(
+            Timestamp::parse("x", "2024-02-29T23:59:59Z")
+                .unwrap()
+                .to_iso8601(),
+            "2024-02-29T23:59:59Z"
+        );
+        for bad in [
+            "2026-13-01T00:00:00Z",
+            "2025-02-29T00:00:00Z",
+            "2026-01-01",
+            "2026-01-01T00:00:00",
+            "yesterday",
+        ] {
+            assert_eq!(
+                msg(Timestamp::parse("Conditions.NotAfter", bad)),
+                format!("Conditions.NotAfter: '{bad}' is not an ISO 8601 time such as 2026-01-01T00:00:00Z")
+            );
+        }
+    }
+
+    #[test]
+    fn org_ids() {
+        assert!(check_org_id("Conditions.PrincipalOrgId", "o-a1b2c3d4e5").is_ok());
+        assert!(msg(check_org_id("Conditions.PrincipalOrgId", "o-ABC"))
+            .contains("not an AWS Organizations id"));
+        assert!(check_org_id("x", "r-a1b2c3d4e5").is_err());
+    }
+
+    #[test]
+    fn tags() {
+        assert!(check_tag("Role.Tags[0]", "team", "data").is_ok());
+        assert_eq!(
+            msg(check_tag("Role.Tags[0]", "aws:owner", "x")),
+            "Role.Tags[0].Key: 'aws:owner' uses the reserved prefix aws:"
+        );
+        assert!(msg(check_tag("Role.Tags[0]", "", "x")).contains("Role.Tags[0].Key"));
+        assert!(
+            msg(check_tag("Role.Tags[0]", "k", &"v".repeat(257))).contains("Role.Tags[0].Value")
+        );
+        assert!(msg(check_tag("Role.Tags[0]", "k", "semi;colon")).contains("Role.Tags[0].Value"));
+    }
+
+    #[test]
+    fn identity_policies() {
+        let good = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":"arn:aws:s3:::dev-*/*"}]});
+        assert!(check_identity_policy("Role.InlinePolicies.S3", &good).is_ok());
+        let single = json!({"Version":"2012-10-17","Statement":{"Effect":"Deny","NotAction":"iam:*","NotResource":"*"}});
+        assert!(check_identity_policy("p", &single).is_ok());
+        let cases = [
+            (json!("not a document"), "must be a JSON policy document"),
+            (
+                json!({"Version":"2010-01-01","Statement":[]}),
+                "Version must be",
+            ),
+            (
+                json!({"Version":"2012-10-17","Statement":[]}),
+                "non-empty list",
+            ),
+            (
+                json!({"Version":"2012-10-17","Statement":[{"Effect":"Maybe","Action":"s3:*","Resource":"*"}]}),
+                "Statement[0].Effect",
+            ),
+            (
+                json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Resource":"*"}]}),
+                "Action or NotAction",
+            ),
+            (
+                json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*"}]}),
+                "Resource or NotResource",
+            ),
+            (
+                json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*","Principal":"*"}]}),
+                "has a Principal",
+            ),
+            (
+                json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*","Condition":"x"}]}),
+                "Condition must map",
+            ),
+            (
+                json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*","Extra":1}]}),
+                "unknown element 'Extra'",
+            ),
+            (
+                json!({"Version":"2012-10-17","Statement":[],"Foo":1}),
+                "unknown policy element 'Foo'",
+            ),
+        ];
+        for (doc, expected) in cases {
+            let m = msg(check_identity_policy("Role.InlinePolicies.S3", &doc));
+            assert!(m.starts_with("Role.InlinePolicies.S3: "), "{m}");
+            assert!(m.contains(expected), "{m} should contain {expected}");
+        }
+    }
+
+    #[test]
+    fn policy_size_ignores_whitespace() {
+        let doc = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]});
+        let compact = serde_json::to_string(&doc).unwrap().len();
+        assert_eq!(policy_size(&doc), compact);
+        let spaced = json!({"Sid": "a b c"});
+        assert_eq!(policy_size(&spaced), "{\"Sid\":\"abc\"}".len());
+    }
+}

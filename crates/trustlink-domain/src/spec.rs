@@ -1,0 +1,726 @@
+//! The specification of one trust link, as a `Custom::TrustLink` declares it.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::{ValidationError, ValidationErrors};
+use crate::policy::{self, Principal};
+use crate::props::Props;
+use crate::rules::{self, AccountId, Timestamp};
+use crate::secret::ExternalId;
+
+pub const DEFAULT_ROLE_PATH: &str = "/trustlink/";
+pub const DEFAULT_ROTATION_DAYS: u32 = 90;
+pub const DEFAULT_GRACE_HOURS: u32 = 24;
+
+/// A validated `Custom::TrustLink`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkSpec {
+    pub link_name: String,
+    /// `None`: the function's own account.
+    pub trusting_account: Option<AccountId>,
+    pub role: RoleSpec,
+    pub trusted_principal: Principal,
+    /// `None`: generate one.
+    pub external_id: Option<ExternalId>,
+    pub conditions: Conditions,
+    pub trusted_side: TrustedSide,
+    pub rotation: RotationSettings,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleSpec {
+    /// `None`: the link name.
+    pub name: Option<String>,
+    pub path: String,
+    pub description: Option<String>,
+    pub max_session_duration: Option<u32>,
+    pub managed_policy_arns: Vec<String>,
+    pub inline_policies: BTreeMap<String, Value>,
+    pub permissions_boundary: Option<String>,
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tag {
+    pub key: String,
+    pub value: String,
+}
+
+/// Extra conditions of the trust policy, ANDed as IAM does.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Conditions {
+    pub require_mfa: bool,
+    pub mfa_max_age_seconds: Option<u64>,
+    pub source_ip_cidrs: Vec<String>,
+    pub not_before: Option<Timestamp>,
+    pub not_after: Option<Timestamp>,
+    pub principal_org_id: Option<String>,
+}
+
+/// What trustlink manages in the trusted account. All off: the trusted side is a partner's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TrustedSide {
+    pub grant: bool,
+    pub create_user: bool,
+    pub access_key: bool,
+}
+
+impl TrustedSide {
+    pub fn is_managed(&self) -> bool {
+        self.grant || self.create_user || self.access_key
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RotationSettings {
+    /// 0: never.
+    pub external_id_days: u32,
+    /// 0: never.
+    pub access_key_days: u32,
+    pub grace_hours: u32,
+}
+
+impl Default for RotationSettings {
+    fn default() -> Self {
+        Self {
+            external_id_days: DEFAULT_ROTATION_DAYS,
+            access_key_days: DEFAULT_ROTATION_DAYS,
+            grace_hours: DEFAULT_GRACE_HOURS,
+        }
+    }
+}
+
+impl LinkSpec {
+    /// Parses and validates the `ResourceProperties` of a `Custom::TrustLink` request,
+    /// reporting every broken rule at once. `ServiceToken` is CloudFormation's and is ignored.
+    pub fn from_properties(properties: &Value) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let mut p = Props::new("", properties).map_err(ValidationErrors::from)?;
+        let _ = p.value("ServiceToken");
+
+        let link_name = errors.take(
+            p.required_string("LinkName")
+                .and_then(|n| rules::check_name("LinkName", &n, 64).map(|_| n)),
+        );
+        let trusting_account = errors
+            .take(p.string("TrustingAccount").and_then(|a| {
+                a.map(|a| AccountId::parse("TrustingAccount", &a))
+                    .transpose()
+            }))
+            .flatten();
+        let role = match p.value("Role") {
+            Some(v) => parse_role(v, &mut errors),
+            None => Some(RoleSpec::default()),
+        };
+        let trusted_principal = errors.take(
+            p.required_string("TrustedPrincipal")
+                .and_then(|s| Principal::parse("TrustedPrincipal", &s)),
+        );
+        let external_id = errors
+            .take(
+                p.string("ExternalId")
+                    .and_then(|s| s.map(|s| ExternalId::parse("ExternalId", &s)).transpose()),
+            )
+            .flatten();
+        let conditions = match p.value("Conditions") {
+            Some(v) => parse_conditions(v, &mut errors),
+            None => Some(Conditions::default()),
+        };
+        let trusted_side = match p.value("TrustedSide") {
+            Some(v) => parse_trusted_side(v, &mut errors),
+            None => Some(TrustedSide::default()),
+        };
+        let rotation = match p.value("Rotation") {
+            Some(v) => parse_rotation(v, &mut errors),
+            None => Some(RotationSettings::default()),
+        };
+        p.finish(&mut errors);
+
+        let (
+            Some(link_name),
+            Some(role),
+            Some(trusted_principal),
+            Some(conditions),
+            Some(trusted_side),
+            Some(rotation),
+        ) = (
+            link_name,
+            role,
+            trusted_principal,
+            conditions,
+            trusted_side,
+            rotation,
+        )
+        else {
+            return Err(errors);
+        };
+        let spec = LinkSpec {
+            link_name,
+            trusting_account,
+            role,
+            trusted_principal,
+            external_id,
+            conditions,
+            trusted_side,
+            rotation,
+        };
+        spec.check_consistency(&mut errors);
+        errors.into_result(spec)
+    }
+
+    /// Rules across fields, checked once each field is valid on its own.
+    fn check_consistency(&self, errors: &mut ValidationErrors) {
+        let ts = &self.trusted_side;
+        if ts.is_managed() && matches!(self.trusted_principal, Principal::Account { .. }) {
+            errors.push(ValidationError::new(
+                "TrustedSide",
+                "needs a user or role as TrustedPrincipal (an account root cannot be granted or given a key)",
+            ));
+        }
+        if (ts.create_user || ts.access_key)
+            && !matches!(self.trusted_principal, Principal::User { .. })
+        {
+            errors.push(ValidationError::new(
+                "TrustedSide",
+                "CreateUser and AccessKey need a user as TrustedPrincipal",
+            ));
+        }
+        if ts.access_key && !ts.grant {
+            errors.push(ValidationError::new(
+                "TrustedSide.AccessKey",
+                "needs Grant: true, or the key could not assume the role",
+            ));
+        }
+        if self.role.managed_policy_arns.len() > rules::MAX_MANAGED_POLICIES_PER_ROLE {
+            errors.push(ValidationError::new(
+                "Role.ManagedPolicyArns",
+                format!(
+                    "at most {} managed policies per role (got {})",
+                    rules::MAX_MANAGED_POLICIES_PER_ROLE,
+                    self.role.managed_policy_arns.len()
+                ),
+            ));
+        }
+        let inline: usize = self
+            .role
+            .inline_policies
+            .values()
+            .map(rules::policy_size)
+            .sum();
+        if inline > rules::ROLE_INLINE_POLICIES_MAX_CHARS {
+            errors.push(ValidationError::new(
+                "Role.InlinePolicies",
+                format!(
+                    "together {inline} characters, over IAM's quota of {} per role",
+                    rules::ROLE_INLINE_POLICIES_MAX_CHARS
+                ),
+            ));
+        }
+        // The trust policy must fit while a rotation has two external IDs in it.
+        let id_len = self
+            .external_id
+            .as_ref()
+            .map(|e| e.expose().len())
+            .unwrap_or(crate::secret::GENERATED_EXTERNAL_ID_LEN);
+        let placeholder = "x".repeat(id_len);
+        let doc = policy::trust_policy(
+            &self.trusted_principal,
+            &[placeholder.as_str(), placeholder.as_str()],
+            &self.conditions,
+        );
+        let size = rules::policy_size(&doc);
+        if size > rules::TRUST_POLICY_MAX_CHARS {
+            errors.push(ValidationError::new(
+                "TrustPolicy",
+                format!(
+                    "would be {size} characters during an external ID rotation, over IAM's quota of {}; \
+                     use fewer SourceIpCidrs or a shorter ExternalId",
+                    rules::TRUST_POLICY_MAX_CHARS
+                ),
+            ));
+        }
+    }
+
+    pub fn role_name(&self) -> &str {
+        self.role.name.as_deref().unwrap_or(&self.link_name)
+    }
+
+    /// `arn:aws:iam::<account>:role<path><name>`.
+    pub fn role_arn(&self, trusting_account: &AccountId) -> String {
+        format!(
+            "arn:aws:iam::{trusting_account}:role{}{}",
+            self.role.path,
+            self.role_name()
+        )
+    }
+
+    pub fn manages_access_key(&self) -> bool {
+        self.trusted_side.access_key
+    }
+}
+
+impl Default for RoleSpec {
+    fn default() -> Self {
+        Self {
+            name: None,
+            path: DEFAULT_ROLE_PATH.to_string(),
+            description: None,
+            max_session_duration: None,
+            managed_policy_arns: Vec::new(),
+            inline_policies: BTreeMap::new(),
+            permissions_boundary: None,
+            tags: Vec::new(),
+        }
+    }
+}
+
+fn parse_role(v: &Value, errors: &mut ValidationErrors) -> Option<RoleSpec> {
+    let before = errors.0.len();
+    let mut p = match Props::new("Role", v) {
+        Ok(p) => p,
+        Err(e) => {
+            errors.push(e);
+            return None;
+        }
+    };
+    let name = errors.take(p.string("Name")).flatten();
+    if let Some(n) = &name {
+        errors.take(rules::check_name("Role.Name", n, 64));
+    }
+    let path = errors
+        .take(p.string("Path"))
+        .flatten()
+        .unwrap_or_else(|| DEFAULT_ROLE_PATH.to_string());
+    errors.take(rules::check_path("Role.Path", &path));
+    let description = errors.take(p.string("Description")).flatten();
+    if let Some(d) = &description {
+        errors.take(rules::check_description("Role.Description", d));
+    }
+    let max_session_duration = errors
+        .take(p.number("MaxSessionDuration"))
+        .flatten()
+        .map(|n| {
+            let n = u32::try_from(n).unwrap_or(u32::MAX);
+            errors.take(rules::check_max_session_duration(
+                "Role.MaxSessionDuration",
+                n,
+            ));
+            n
+        });
+    let managed_policy_arns = errors
+        .take(p.string_list("ManagedPolicyArns"))
+        .unwrap_or_default();
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, arn) in managed_policy_arns.iter().enumerate() {
+        errors.take(rules::check_policy_arn(
+            &format!("Role.ManagedPolicyArns[{i}]"),
+            arn,
+        ));
+        if !seen.insert(arn) {
+            errors.push(ValidationError::new(
+                "Role.ManagedPolicyArns",
+                format!("'{arn}' is listed twice"),
+            ));
+        }
+    }
+    let mut inline_policies = BTreeMap::new();
+    match p.value("InlinePolicies") {
+        None => {}
+        Some(Value::Object(map)) => {
+            for (name, doc) in map {
+                let field = format!("Role.InlinePolicies.{name}");
+                errors.take(rules::check_name(&field, name, 128));
+                // CloudFormation users sometimes pass the document as a JSON string.
+                let doc = match doc {
+                    Value::String(s) => match serde_json::from_str::<Value>(s) {
+                        Ok(d) => d,
+                        Err(_) => {
+                            errors.push(ValidationError::new(
+                                &field,
+                                "is a string that is not a JSON policy document",
+                            ));
+                            continue;
+                        }
+                    },
+                    d => d.clone(),
+                };
+                let doc = coerce_policy_document(doc);
+                errors.take(rules::check_identity_policy(&field, &doc));
+                inline_policies.insert(name.clone(), doc);
+            }
+        }
+        Some(_) => errors.push(ValidationError::new(
+            "Role.InlinePolicies",
+            "must map policy names to policy documents",
+        )),
+    }
+    let permissions_boundary = errors.take(p.string("PermissionsBoundary")).flatten();
+    if let Some(b) = &permissions_boundary {
+        errors.take(rules::check_policy_arn("Role.PermissionsBoundary", b));
+    }
+    let tags = parse_tags(p.value("Tags"), errors);
+    p.finish(errors);
+    (errors.0.len() == before).then_some(RoleSpec {
+        name,
+        path,
+        description,
+        max_session_duration,
+        managed_policy_arns,
+        inline_policies,
+        permissions_boundary,
+        tags,
+    })
+}
+
+/// CloudFormation turns booleans and numbers inside a policy into strings, which IAM
+/// accepts as they are; nothing to undo, but `null`s from YAML anchors are dropped.
+fn coerce_policy_document(doc: Value) -> Value {
+    match doc {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, coerce_policy_document(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(coerce_policy_document).collect()),
+        other => other,
+    }
+}
+
+fn parse_tags(v: Option<&Value>, errors: &mut ValidationErrors) -> Vec<Tag> {
+    let mut tags = Vec::new();
+    let Some(v) = v else { return tags };
+    let Some(items) = v.as_array() else {
+        errors.push(ValidationError::new(
+            "Role.Tags",
+            "must be a list of {Key, Value}",
+        ));
+        return tags;
+    };
+    if items.len() > rules::MAX_TAGS {
+        errors.push(ValidationError::new(
+            "Role.Tags",
+            format!("at most {} tags (got {})", rules::MAX_TAGS, items.len()),
+        ));
+    }
+    for (i, item) in items.iter().enumerate() {
+        let field = format!("Role.Tags[{i}]");
+        let mut p = match Props::new(&field, item) {
+            Ok(p) => p,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let key = errors.take(p.required_string("Key"));
+        let value = errors.take(p.string("Value")).flatten().unwrap_or_default();
+        p.finish(errors);
+        if let Some(key) = key {
+            if errors
+                .take(rules::check_tag(&field, &key, &value))
+                .is_some()
+            {
+                tags.push(Tag { key, value });
+            }
+        }
+    }
+    tags
+}
+
+fn parse_conditions(v: &Value, errors: &mut ValidationErrors) -> Option<Conditions> {
+    let before = errors.0.len();
+    let mut p = match Props::new("Conditions", v) {
+        Ok(p) => p,
+        Err(e) => {
+            errors.push(e);
+            return None;
+        }
+    };
+    let require_mfa = errors
+        .take(p.boolean("RequireMfa"))
+        .flatten()
+        .unwrap_or(false);
+    let mfa_max_age_seconds = errors.take(p.number("MfaMaxAgeSeconds")).flatten();
+    if mfa_max_age_seconds == Some(0) {
+        errors.push(ValidationError::new(
+            "Conditions.MfaMaxAgeSeconds",
+            "must be at least 1",
+        ));
+    }
+    let source_ip_cidrs = errors
+        .take(p.string_list("SourceIpCidrs"))
+        .unwrap_or_default();
+    for (i, c) in source_ip_cidrs.iter().enumerate() {
+        errors.take(rules::check_cidr(
+            &format!("Conditions.SourceIpCidrs[{i}]"),
+            c,
+        ));
+    }
+    let mut time = |key: &'static str, errors: &mut ValidationErrors| {
+        let field = format!("Conditions.{key}");
+        errors
+            .take(p.string(key))
+            .flatten()
+            .and_then(|s| errors.take(Timestamp::parse(&field, &s)))
+    };
+    let not_before = time("NotBefore", errors);
+    let not_after = time("NotAfter", errors);
+    if let (Some(b), Some(a)) = (not_before, not_after) {
+        if b >= a {
+            errors.push(ValidationError::new(
+                "Conditions.NotAfter",
+                format!("must be later than NotBefore ({} is not after {})", a, b),
+            ));
+        }
+    }
+    let principal_org_id = errors.take(p.string("PrincipalOrgId")).flatten();
+    if let Some(o) = &principal_org_id {
+        errors.take(rules::check_org_id("Conditions.PrincipalOrgId", o));
+    }
+    p.finish(errors);
+    (errors.0.len() == before).then_some(Conditions {
+        require_mfa,
+        mfa_max_age_seconds,
+        source_ip_cidrs,
+        not_before,
+        not_after,
+        principal_org_id,
+    })
+}
+
+fn parse_trusted_side(v: &Value, errors: &mut ValidationErrors) -> Option<TrustedSide> {
+    let before = errors.0.len();
+    let mut p = match Props::new("TrustedSide", v) {
+        Ok(p) => p,
+        Err(e) => {
+            errors.push(e);
+            return None;
+        }
+    };
+    let grant = errors.take(p.boolean("Grant")).flatten().unwrap_or(false);
+    let create_user = errors
+        .take(p.boolean("CreateUser"))
+        .flatten()
+        .unwrap_or(false);
+    let access_key = errors
+        .take(p.boolean("AccessKey"))
+        .flatten()
+        .unwrap_or(false);
+    p.finish(errors);
+    (errors.0.len() == before).then_some(TrustedSide {
+        grant,
+        create_user,
+        access_key,
+    })
+}
+
+fn parse_rotation(v: &Value, errors: &mut ValidationErrors) -> Option<RotationSettings> {
+    let before = errors.0.len();
+    let mut p = match Props::new("Rotation", v) {
+        Ok(p) => p,
+        Err(e) => {
+            errors.push(e);
+            return None;
+        }
+    };
+    let d = RotationSettings::default();
+    let mut bounded =
+        |key: &'static str, default: u32, max: u64, errors: &mut ValidationErrors| match errors
+            .take(p.number(key))
+            .flatten()
+        {
+            Some(n) if n > max => {
+                errors.push(ValidationError::new(
+                    format!("Rotation.{key}"),
+                    format!("must be at most {max} (got {n})"),
+                ));
+                default
+            }
+            Some(n) => n as u32,
+            None => default,
+        };
+    let external_id_days = bounded("ExternalIdDays", d.external_id_days, 3650, errors);
+    let access_key_days = bounded("AccessKeyDays", d.access_key_days, 3650, errors);
+    let grace_hours = bounded("GraceHours", d.grace_hours, 24 * 90, errors);
+    p.finish(errors);
+    (errors.0.len() == before).then_some(RotationSettings {
+        external_id_days,
+        access_key_days,
+        grace_hours,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn classic() -> Value {
+        json!({
+            "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:trust-link",
+            "LinkName": "dev-cross-account",
+            "TrustingAccount": "111122223333",
+            "Role": {
+                "Name": "CrossAccountDeveloperRole",
+                "Path": "/cross-account/",
+                "Description": "Developers of 444455556666",
+                "MaxSessionDuration": "3600",
+                "ManagedPolicyArns": ["arn:aws:iam::aws:policy/ReadOnlyAccess"],
+                "InlinePolicies": {"S3DevAccess": {"Version": "2012-10-17", "Statement": [
+                    {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::dev-*/*"}]}},
+                "Tags": [{"Key": "team", "Value": "data"}]
+            },
+            "TrustedPrincipal": "arn:aws:iam::444455556666:user/DevUser",
+            "ExternalId": "UniqueExternalId12345",
+            "Conditions": {"RequireMfa": "true", "MfaMaxAgeSeconds": "3600"},
+            "TrustedSide": {"Grant": "true", "CreateUser": "true", "AccessKey": "true"},
+            "Rotation": {"ExternalIdDays": "90", "AccessKeyDays": "90", "GraceHours": "24"}
+        })
+    }
+
+    fn errors_of(props: Value) -> String {
+        LinkSpec::from_properties(&props).unwrap_err().to_string()
+    }
+
+    fn with(mut base: Value, pointer: &str, v: Value) -> Value {
+        let (parent, key) = pointer.rsplit_once('/').unwrap();
+        base.pointer_mut(parent)
+            .unwrap()
+            .as_object_mut()
+            .unwrap()
+            .insert(key.to_string(), v);
+        base
+    }
+
+    #[test]
+    fn parses_the_classic_link_with_string_scalars() {
+        let spec = LinkSpec::from_properties(&classic()).unwrap();
+        assert_eq!(spec.link_name, "dev-cross-account");
+        assert_eq!(
+            spec.trusting_account.as_ref().unwrap().as_str(),
+            "111122223333"
+        );
+        assert_eq!(spec.role_name(), "CrossAccountDeveloperRole");
+        assert_eq!(spec.role.max_session_duration, Some(3600));
+        assert!(spec.conditions.require_mfa);
+        assert_eq!(spec.conditions.mfa_max_age_seconds, Some(3600));
+        assert_eq!(
+            spec.trusted_side,
+            TrustedSide {
+                grant: true,
+                create_user: true,
+                access_key: true
+            }
+        );
+        assert_eq!(spec.rotation.grace_hours, 24);
+        assert_eq!(
+            spec.role_arn(spec.trusting_account.as_ref().unwrap()),
+            "arn:aws:iam::111122223333:role/cross-account/CrossAccountDeveloperRole"
+        );
+        assert_eq!(
+            spec.external_id.as_ref().unwrap().expose(),
+            "UniqueExternalId12345"
+        );
+    }
+
+    #[test]
+    fn defaults() {
+        let spec = LinkSpec::from_properties(&json!({
+            "LinkName": "partner-readonly",
+            "TrustedPrincipal": "444455556666"
+        }))
+        .unwrap();
+        assert_eq!(spec.role_name(), "partner-readonly");
+        assert_eq!(spec.role.path, "/trustlink/");
+        assert!(spec.trusting_account.is_none());
+        assert!(spec.external_id.is_none());
+        assert!(!spec.trusted_side.is_managed());
+        assert_eq!(
+            spec.rotation,
+            RotationSettings {
+                external_id_days: 90,
+                access_key_days: 90,
+                grace_hours: 24
+            }
+        );
+        assert_eq!(
+            spec.trusted_principal.arn(),
+            "arn:aws:iam::444455556666:root"
+        );
+    }
+
+    #[test]
+    fn inline_policy_given_as_a_json_string() {
+        let props = with(
+            classic(),
+            "/Role/InlinePolicies",
+            json!({"S3": "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"s3:GetObject\",\"Resource\":\"*\"}]}"}),
+        );
+        let spec = LinkSpec::from_properties(&props).unwrap();
+        assert_eq!(
+            spec.role.inline_policies["S3"]["Statement"][0]["Action"],
+            "s3:GetObject"
+        );
+    }
+
+    /// One failing case per rule, each with the field it names and the rule it states.
+    #[test]
+    fn every_rule_has_a_failing_case() {
+        let cases: Vec<(Value, &str)> = vec![
+            (with(classic(), "/LinkName", json!("bad name")), "LinkName: may contain only letters, digits and _+=,.@- (found ' ')"),
+            (with(classic(), "/LinkName", json!("l".repeat(65))), "LinkName: must be 1 to 64 characters long (got 65)"),
+            (with(classic(), "/TrustingAccount", json!("1111")), "TrustingAccount: '1111' is not an AWS account id (exactly 12 digits)"),
+            (with(classic(), "/TrustedPrincipal", json!("*")), "TrustedPrincipal: a wildcard principal is refused"),
+            (with(classic(), "/TrustedPrincipal", json!("arn:aws:iam::444455556666:group/Devs")), "TrustedPrincipal: 'arn:aws:iam::444455556666:group/Devs' must be an account id, or the ARN of an account root, a user or a role"),
+            (with(classic(), "/ExternalId", json!("x")), "ExternalId: must be 2 to 1224 characters long (got 1)"),
+            (with(classic(), "/ExternalId", json!("has space")), "ExternalId: may contain only letters, digits and _+=,.@:/- (found whitespace)"),
+            (with(classic(), "/Role/Name", json!("r".repeat(65))), "Role.Name: must be 1 to 64 characters long (got 65)"),
+            (with(classic(), "/Role/Path", json!("no-slashes")), "Role.Path: 'no-slashes' must start and end with '/'"),
+            (with(classic(), "/Role/MaxSessionDuration", json!("100")), "Role.MaxSessionDuration: must be between 3600 and 43200 seconds (got 100)"),
+            (with(classic(), "/Role/MaxSessionDuration", json!("an hour")), "Role.MaxSessionDuration: must be a whole number of at least 0 (got 'an hour')"),
+            (with(classic(), "/Role/ManagedPolicyArns", json!(["ReadOnlyAccess"])), "Role.ManagedPolicyArns[0]: 'ReadOnlyAccess' is not an IAM ARN"),
+            (with(classic(), "/Role/PermissionsBoundary", json!("arn:aws:iam::111122223333:role/x")), "Role.PermissionsBoundary: 'arn:aws:iam::111122223333:role/x' is not a managed policy ARN"),
+            (with(classic(), "/Role/InlinePolicies", json!({"S3": {"Statement": []}})), "Role.InlinePolicies.S3: Version must be \"2012-10-17\""),
+            (with(classic(), "/Role/InlinePolicies", json!({"S3": "{not json"})), "Role.InlinePolicies.S3: is a string that is not a JSON policy document"),
+            (with(classic(), "/Role/InlinePolicies", json!({"bad name": {"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}}})), "Role.InlinePolicies.bad name: may contain only"),
+            (with(classic(), "/Role/Tags", json!([{"Key": "aws:x", "Value": "y"}])), "Role.Tags[0].Key: 'aws:x' uses the reserved prefix aws:"),
+            (with(classic(), "/Role/Description", json!("d".repeat(1001))), "Role.Description: must be at most 1000 characters"),
+            (with(classic(), "/Role/Colour", json!("blue")), "Role.Colour: unknown property (expected one of Description, InlinePolicies, ManagedPolicyArns, MaxSessionDuration, Name, Path, PermissionsBoundary, Tags)"),
+            (with(classic(), "/Unknown", json!("x")), "Unknown: unknown property (expected one of "),
+            (with(classic(), "/Conditions/RequireMfa", json!("yes")), "Conditions.RequireMfa: must be true or false (got \"yes\")"),
+            (with(classic(), "/Conditions/MfaMaxAgeSeconds", json!("0")), "Conditions.MfaMaxAgeSeconds: must be at least 1"),
+            (with(classic(), "/Conditions/SourceIpCidrs", json!(["203.0.113.0/33"])), "Conditions.SourceIpCidrs[0]: '203.0.113.0/33' is not an IPv4 or IPv6 CIDR block"),
+            (with(classic(), "/Conditions/NotBefore", json!("tomorrow")), "Conditions.NotBefore: 'tomorrow' is not an ISO 8601 time"),
+            (with(with(classic(), "/Conditions/NotBefore", json!("2026-12-31T23:59:59Z")), "/Conditions/NotAfter", json!("2026-01-01T00:00:00Z")), "Conditions.NotAfter: must be later than NotBefore"),
+            (with(classic(), "/Conditions/PrincipalOrgId", json!("org-1")), "Conditions.PrincipalOrgId: 'org-1' is not an AWS Organizations id"),
+            (with(classic(), "/TrustedSide/Grant", json!("maybe")), "TrustedSide.Grant: must be true or false"),
+            (with(classic(), "/TrustedSide/Grant", json!("false")), "TrustedSide.AccessKey: needs Grant: true"),
+            (with(classic(), "/TrustedPrincipal", json!("arn:aws:iam::444455556666:role/Dev")), "TrustedSide: CreateUser and AccessKey need a user as TrustedPrincipal"),
+            (with(classic(), "/TrustedPrincipal", json!("444455556666")), "TrustedSide: needs a user or role as TrustedPrincipal"),
+            (with(classic(), "/Rotation/GraceHours", json!("100000")), "Rotation.GraceHours: must be at most 2160 (got 100000)"),
+            (with(classic(), "/Conditions/SourceIpCidrs", json!((0..120).map(|i| format!("10.{i}.0.0/16")).collect::<Vec<_>>())), "TrustPolicy: would be "),
+            (json!({"TrustedPrincipal": "444455556666"}), "LinkName: is required"),
+            (json!({"LinkName": "x"}), "TrustedPrincipal: is required"),
+            (json!("not an object"), "ResourceProperties: must be an object"),
+        ];
+        for (props, expected) in cases {
+            let got = errors_of(props);
+            assert!(got.contains(expected), "\n got: {got}\nwant: {expected}");
+        }
+    }
+
+    #[test]
+    fn all_broken_rules_are_reported_together_without_the_external_id() {
+        let props = with(
+            with(classic(), "/TrustingAccount", json!("1")),
+            "/ExternalId",
+            json!("secret value with spaces"),
+        );
+        let errs = LinkSpec::from_properties(&props).unwrap_err();
+        assert_eq!(errs.0.len(), 2, "{errs}");
+        assert!(!errs.to_string().contains("secret value"));
+    }
+}
