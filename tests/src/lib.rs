@@ -1,1 +1,216 @@
+//! The local AWS stack for integration tests: a moto server per test binary on a free
+//! loopback port, SDK configurations pointed at it, and a log capture to scan for secrets.
 
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+
+pub const HUB_ACCOUNT: &str = "123456789012";
+pub const MEMBER_ACCOUNT: &str = "111111111111";
+pub const REGION: &str = "us-east-1";
+
+/// The workspace root, for the virtualenv and the tools.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+/// The Python that has moto: `TRUSTLINK_PYTHON`, else the project's `.venv`.
+pub fn python() -> PathBuf {
+    let python = std::env::var_os("TRUSTLINK_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".venv/bin/python"));
+    assert!(
+        python.exists(),
+        "the local AWS stack is not installed: {} is missing.\n\
+         Run `make setup` (installs moto and the other tools from tools/requirements.txt into .venv).",
+        python.display()
+    );
+    python
+}
+
+/// A moto server owned by this process. It reads its stdin until end of file, so it stops
+/// when this value is dropped or when this process dies in any way: no leftover process.
+pub struct Moto {
+    child: Child,
+    pub port: u16,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let mut child = Command::new(python())
+            .arg(workspace_root().join("tools/moto_server.py"))
+            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("could not start tools/moto_server.py");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped stdout"))
+            .read_line(&mut line)
+            .expect("reading moto's port");
+        let port = line.trim().parse().unwrap_or_else(|_| {
+            let _ = child.kill();
+            panic!("moto did not report a port (got {line:?}); is moto[server] installed? Run `make setup`.")
+        });
+        Moto { child, port }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        // Closing stdin is the orderly stop; kill is the backstop.
+        drop(self.child.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One server per test binary, shared by its tests (they use distinct names).
+pub fn moto() -> &'static Moto {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    MOTO.get_or_init(Moto::start)
+}
+
+/// The hub account's configuration, as the functions would load it in Lambda.
+pub async fn hub_config() -> SdkConfig {
+    config_with(Credentials::new("testing", "testing", None, None, "tests")).await
+}
+
+pub async fn config_with(credentials: Credentials) -> SdkConfig {
+    let _ = BehaviorVersion::latest();
+    trustlink_aws::config::loader()
+        .endpoint_url(moto().endpoint())
+        .region(Region::new(REGION))
+        .credentials_provider(credentials)
+        .load()
+        .await
+}
+
+/// Environment for a function process (cargo lambda, the demo) pointed at this server.
+pub fn function_env() -> Vec<(String, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL".into(), moto().endpoint()),
+        ("AWS_REGION".into(), REGION.into()),
+        ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+    ]
+}
+
+/// Everything logged through `tracing` in this process, at every level down to TRACE
+/// (the SDK's own logs included), kept to be scanned for secrets.
+#[derive(Clone, Default)]
+pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
+
+impl LogCapture {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Installs the capture as this process's subscriber (once) and returns it.
+pub fn capture_logs() -> LogCapture {
+    static CAPTURE: OnceLock<LogCapture> = OnceLock::new();
+    CAPTURE
+        .get_or_init(|| {
+            let capture = LogCapture::default();
+            let writer = capture.clone();
+            tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::TRACE)
+                .with_writer(move || writer.clone())
+                .with_ansi(false)
+                .init();
+            capture
+        })
+        .clone()
+}
+
+/// Fails if any of `secrets` appears in `haystack` (logs, error texts, responses).
+pub fn assert_no_secret_in(what: &str, haystack: &str, secrets: &[&str]) {
+    for secret in secrets {
+        assert!(secret.len() >= 8, "too short to scan for meaningfully: {secret:?}");
+        assert!(
+            !haystack.contains(secret),
+            "a secret ({}...) appears in {what}",
+            &secret[..4]
+        );
+    }
+}
+
+/// A name unique to this test run, so tests sharing a server do not collide.
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!("{prefix}{}", N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Provisions the admin role of a member account as `infra/member-account.yaml` would:
+/// `TrustLinkAdmin`, trusting the hub account. moto lets the hub assume it to get there.
+pub async fn bootstrap_member_account(account: &str) {
+    use trustlink_aws::ports::{Roles, Sts};
+    static DONE: OnceLock<tokio::sync::Mutex<Vec<String>>> = OnceLock::new();
+    let mut done = DONE.get_or_init(Default::default).lock().await;
+    if done.iter().any(|a| a == account) {
+        return;
+    }
+    let hub = hub_config().await;
+    let sts = trustlink_aws::StsAdapter::new(aws_sdk_sts_client(&hub));
+    let role_arn = format!("arn:aws:iam::{account}:role/{}", trustlink_aws::DEFAULT_ADMIN_ROLE_NAME);
+    let creds = sts.assume_role(&role_arn, "bootstrap", None).await.expect("assume into the member account");
+    let member = config_with(Credentials::new(
+        creds.access_key_id.clone(),
+        creds.secret_access_key.expose().to_string(),
+        creds.session_token.as_ref().map(|t| t.expose().to_string()),
+        None,
+        "bootstrap",
+    ))
+    .await;
+    let iam = trustlink_aws::IamAdapter::new(aws_sdk_iam_client(&member));
+    let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{HUB_ACCOUNT}:root")}, "Action": "sts:AssumeRole"}]});
+    let role = trustlink_aws::ports::RoleDefinition {
+        name: trustlink_aws::DEFAULT_ADMIN_ROLE_NAME.into(),
+        path: "/".into(),
+        description: Some("trustlink admin role".into()),
+        max_session_duration: None,
+        trust_policy: trust,
+        permissions_boundary: None,
+        tags: Default::default(),
+    };
+    match iam.create_role(&role).await {
+        Ok(info) => assert_eq!(info.arn, role_arn, "the admin role landed in the wrong account"),
+        Err(e) if e.is_already_exists() => {}
+        Err(e) => panic!("bootstrap {account}: {e}"),
+    }
+    done.push(account.to_string());
+}
+
+pub fn aws_sdk_iam_client(config: &SdkConfig) -> aws_sdk_iam::Client {
+    aws_sdk_iam::Client::new(config)
+}
+
+pub fn aws_sdk_sts_client(config: &SdkConfig) -> aws_sdk_sts::Client {
+    aws_sdk_sts::Client::new(config)
+}

@@ -11,5 +11,5 @@ pub mod spec;
 pub use error::{ValidationError, ValidationErrors};
 pub use policy::Principal;
 pub use rules::{AccountId, Timestamp};
-pub use secret::{ExternalId, SecretAccessKey, SessionToken};
+pub use secret::{ExternalId, SecretAccessKey, SecretText, SessionToken};
 pub use spec::{Conditions, LinkSpec, RoleSpec, RotationSettings, Tag, TrustedSide};

@@ -49,6 +49,16 @@ redacting_type!(
     /// An STS session token.
     SessionToken
 );
+redacting_type!(
+    /// The text of a secret as Secrets Manager stores it (JSON holding an external ID or a key).
+    SecretText
+);
+
+impl SecretText {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+}
 
 impl SecretAccessKey {
     pub fn new(value: impl Into<String>) -> Self {

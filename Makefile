@@ -1,0 +1,49 @@
+# trustlink: the entry point. `make demo` runs it locally, `make test` tests it.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+VENV := .venv
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+TMP := .tmp
+
+.PHONY: setup test test-rust test-templates lint fmt build demo moto-start moto-stop bench clean
+
+setup:
+	@tools/setup.sh
+
+## The whole test suite: unit and integration tests (each test binary starts its own moto
+## server), and the template checks (cfn-lint, sam validate --lint, least privilege).
+test: setup test-rust test-templates
+
+test-rust: setup
+	cargo test --workspace --locked
+
+test-templates: setup
+	$(VENV)/bin/python tools/check_templates.py
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+## A moto server for manual use: port in .tmp/moto.port, stopped by `make moto-stop`.
+moto-start: setup
+	@mkdir -p $(TMP)
+	@if [ -f $(TMP)/moto.pid ] && kill -0 $$(cat $(TMP)/moto.pid) 2>/dev/null; then \
+	  echo "moto already running on port $$(cat $(TMP)/moto.port)"; exit 0; fi
+	@rm -f $(TMP)/moto.port
+	@nohup $(VENV)/bin/python tools/moto_server.py --until-signal --port-file $(TMP)/moto.port \
+	  >$(TMP)/moto.log 2>&1 </dev/null & echo $$! > $(TMP)/moto.pid
+	@for i in $$(seq 100); do [ -s $(TMP)/moto.port ] && break; sleep 0.1; done
+	@[ -s $(TMP)/moto.port ] || { echo "moto did not start; see $(TMP)/moto.log"; exit 1; }
+	@echo "moto on http://127.0.0.1:$$(cat $(TMP)/moto.port) (pid $$(cat $(TMP)/moto.pid))"
+	@echo "export AWS_ENDPOINT_URL=http://127.0.0.1:$$(cat $(TMP)/moto.port) AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
+
+moto-stop:
+	@if [ -f $(TMP)/moto.pid ]; then kill $$(cat $(TMP)/moto.pid) 2>/dev/null || true; \
+	  rm -f $(TMP)/moto.pid $(TMP)/moto.port; echo "moto stopped"; fi
+
+clean:
+	cargo clean
+	rm -rf $(TMP) .aws-sam

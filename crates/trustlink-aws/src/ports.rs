@@ -1,0 +1,216 @@
+//! One narrow trait per port. Handlers are generic over these; the SDK adapters and test
+//! fakes implement them. No SDK type crosses this boundary.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use serde_json::Value;
+use trustlink_domain::{SecretAccessKey, SecretText, SessionToken};
+
+use crate::AwsError;
+
+pub type Result<T> = std::result::Result<T, AwsError>;
+
+/// A role to create.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleDefinition {
+    pub name: String,
+    pub path: String,
+    pub description: Option<String>,
+    pub max_session_duration: Option<u32>,
+    pub trust_policy: Value,
+    pub permissions_boundary: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A role as IAM has it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleInfo {
+    pub arn: String,
+    pub name: String,
+    pub path: String,
+    pub description: Option<String>,
+    pub max_session_duration: Option<u32>,
+    /// Decoded from the URL-encoded text GetRole returns.
+    pub trust_policy: Value,
+    pub permissions_boundary: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The trusting account's roles: the role itself, its trust policy, its permissions.
+pub trait Roles: Send + Sync {
+    fn create_role(&self, role: &RoleDefinition) -> impl Future<Output = Result<RoleInfo>> + Send;
+    fn get_role(&self, name: &str) -> impl Future<Output = Result<RoleInfo>> + Send;
+    fn update_trust_policy(&self, name: &str, policy: &Value) -> impl Future<Output = Result<()>> + Send;
+    /// Description and maximum session duration.
+    fn update_role(&self, name: &str, description: Option<&str>, max_session_duration: Option<u32>)
+        -> impl Future<Output = Result<()>> + Send;
+    fn set_permissions_boundary(&self, name: &str, boundary: Option<&str>) -> impl Future<Output = Result<()>> + Send;
+    fn tag_role(&self, name: &str, tags: &BTreeMap<String, String>) -> impl Future<Output = Result<()>> + Send;
+    fn untag_role(&self, name: &str, keys: &[String]) -> impl Future<Output = Result<()>> + Send;
+    fn delete_role(&self, name: &str) -> impl Future<Output = Result<()>> + Send;
+    fn attach_role_policy(&self, name: &str, policy_arn: &str) -> impl Future<Output = Result<()>> + Send;
+    fn detach_role_policy(&self, name: &str, policy_arn: &str) -> impl Future<Output = Result<()>> + Send;
+    fn list_attached_role_policies(&self, name: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
+    fn put_role_policy(&self, name: &str, policy_name: &str, document: &Value) -> impl Future<Output = Result<()>> + Send;
+    fn get_role_policy(&self, name: &str, policy_name: &str) -> impl Future<Output = Result<Value>> + Send;
+    fn delete_role_policy(&self, name: &str, policy_name: &str) -> impl Future<Output = Result<()>> + Send;
+    fn list_role_policies(&self, name: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
+}
+
+/// Customer managed policies (the grant) and checks on AWS managed ones.
+pub trait Policies: Send + Sync {
+    /// Returns the new policy's ARN.
+    fn create_policy(&self, path: &str, name: &str, description: &str, document: &Value)
+        -> impl Future<Output = Result<String>> + Send;
+    /// Whether a managed policy exists (AWS managed or customer managed).
+    fn policy_exists(&self, arn: &str) -> impl Future<Output = Result<bool>> + Send;
+    /// The default version's document.
+    fn get_policy_document(&self, arn: &str) -> impl Future<Output = Result<Value>> + Send;
+    /// Makes `document` the default version, deleting older versions to stay under IAM's five.
+    fn set_policy_document(&self, arn: &str, document: &Value) -> impl Future<Output = Result<()>> + Send;
+    /// Deletes the policy and all its versions (it must be detached first).
+    fn delete_policy(&self, arn: &str) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// The trusted account's principals: users trustlink may create, and attaching the grant.
+pub trait Users: Send + Sync {
+    fn create_user(&self, path: &str, name: &str, tags: &BTreeMap<String, String>) -> impl Future<Output = Result<UserInfo>> + Send;
+    fn get_user(&self, name: &str) -> impl Future<Output = Result<UserInfo>> + Send;
+    fn delete_user(&self, name: &str) -> impl Future<Output = Result<()>> + Send;
+    fn attach_user_policy(&self, user: &str, policy_arn: &str) -> impl Future<Output = Result<()>> + Send;
+    fn detach_user_policy(&self, user: &str, policy_arn: &str) -> impl Future<Output = Result<()>> + Send;
+    fn list_attached_user_policies(&self, user: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserInfo {
+    pub arn: String,
+    pub name: String,
+    pub path: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyStatus {
+    Active,
+    Inactive,
+}
+
+/// An access key without its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessKeyInfo {
+    pub id: String,
+    pub status: KeyStatus,
+    /// Seconds since the Unix epoch.
+    pub created: i64,
+}
+
+/// A key just created: the only moment its secret is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAccessKey {
+    pub id: String,
+    pub secret: SecretAccessKey,
+}
+
+pub trait AccessKeys: Send + Sync {
+    /// IAM allows two keys per user; a third surfaces as [`AwsError::LimitExceeded`].
+    fn create_access_key(&self, user: &str) -> impl Future<Output = Result<NewAccessKey>> + Send;
+    fn list_access_keys(&self, user: &str) -> impl Future<Output = Result<Vec<AccessKeyInfo>>> + Send;
+    fn set_access_key_status(&self, user: &str, key_id: &str, status: KeyStatus) -> impl Future<Output = Result<()>> + Send;
+    fn delete_access_key(&self, user: &str, key_id: &str) -> impl Future<Output = Result<()>> + Send;
+    /// When the key was last used (epoch seconds), if ever.
+    fn access_key_last_used(&self, key_id: &str) -> impl Future<Output = Result<Option<i64>>> + Send;
+}
+
+/// A version of a secret with its staging labels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretVersion {
+    pub version_id: String,
+    pub stages: Vec<String>,
+    /// Seconds since the Unix epoch.
+    pub created: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretValue {
+    pub version_id: String,
+    pub stages: Vec<String>,
+    pub text: SecretText,
+    pub created: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretDescription {
+    pub arn: String,
+    pub name: String,
+    pub tags: BTreeMap<String, String>,
+    pub versions: Vec<SecretVersion>,
+    /// Scheduled for deletion: the name stays taken until it is restored or purged.
+    pub scheduled_for_deletion: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretSummary {
+    pub arn: String,
+    pub name: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+pub const AWSCURRENT: &str = "AWSCURRENT";
+pub const AWSPENDING: &str = "AWSPENDING";
+pub const AWSPREVIOUS: &str = "AWSPREVIOUS";
+
+/// Secrets Manager, in the hub account.
+pub trait Secrets: Send + Sync {
+    /// Creates the secret with `text` as AWSCURRENT. `request_token` makes a retry idempotent.
+    /// Returns the ARN.
+    fn create_secret(
+        &self,
+        name: &str,
+        description: &str,
+        text: &SecretText,
+        tags: &BTreeMap<String, String>,
+        kms_key_id: Option<&str>,
+        request_token: Option<&str>,
+    ) -> impl Future<Output = Result<String>> + Send;
+    fn describe_secret(&self, name: &str) -> impl Future<Output = Result<SecretDescription>> + Send;
+    fn get_secret_value(&self, name: &str, stage: &str) -> impl Future<Output = Result<SecretValue>> + Send;
+    /// Adds a version with the given stages. Repeating the same `request_token` with the same
+    /// text is a no-op, which makes a retried step idempotent. Returns the version id.
+    fn put_secret_value(&self, name: &str, text: &SecretText, stages: &[&str], request_token: &str)
+        -> impl Future<Output = Result<String>> + Send;
+    /// Moves `stage` to `to_version`, taking it from `from_version` (required when another
+    /// version holds it).
+    fn move_stage(&self, name: &str, stage: &str, to_version: &str, from_version: Option<&str>)
+        -> impl Future<Output = Result<()>> + Send;
+    fn remove_stage(&self, name: &str, stage: &str, from_version: &str) -> impl Future<Output = Result<()>> + Send;
+    fn put_resource_policy(&self, name: &str, policy: &Value) -> impl Future<Output = Result<()>> + Send;
+    fn tag_secret(&self, name: &str, tags: &BTreeMap<String, String>) -> impl Future<Output = Result<()>> + Send;
+    /// Schedules deletion (`recovery_days`) or, with `None`, deletes at once.
+    fn delete_secret(&self, name: &str, recovery_days: Option<i64>) -> impl Future<Output = Result<()>> + Send;
+    fn restore_secret(&self, name: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Every secret whose name starts with `prefix`.
+    fn list_secrets(&self, prefix: &str) -> impl Future<Output = Result<Vec<SecretSummary>>> + Send;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub access_key_id: String,
+    pub secret_access_key: SecretAccessKey,
+    pub session_token: Option<SessionToken>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallerIdentity {
+    pub account: String,
+    pub arn: String,
+    pub user_id: String,
+}
+
+/// STS with this port's credentials.
+pub trait Sts: Send + Sync {
+    fn caller_identity(&self) -> impl Future<Output = Result<CallerIdentity>> + Send;
+    fn assume_role(&self, role_arn: &str, session_name: &str, external_id: Option<&str>)
+        -> impl Future<Output = Result<Credentials>> + Send;
+}
