@@ -15,7 +15,10 @@ pub const REGION: &str = "us-east-1";
 
 /// The workspace root, for the virtualenv and the tools.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
 }
 
 /// The Python that has moto: `TRUSTLINK_PYTHON`, else the project's `.venv`.
@@ -150,7 +153,10 @@ pub fn capture_logs() -> LogCapture {
 /// Fails if any of `secrets` appears in `haystack` (logs, error texts, responses).
 pub fn assert_no_secret_in(what: &str, haystack: &str, secrets: &[&str]) {
     for secret in secrets {
-        assert!(secret.len() >= 8, "too short to scan for meaningfully: {secret:?}");
+        assert!(
+            secret.len() >= 8,
+            "too short to scan for meaningfully: {secret:?}"
+        );
         assert!(
             !haystack.contains(secret),
             "a secret ({}...) appears in {what}",
@@ -177,8 +183,14 @@ pub async fn bootstrap_member_account(account: &str) {
     }
     let hub = hub_config().await;
     let sts = trustlink_aws::StsAdapter::new(aws_sdk_sts_client(&hub));
-    let role_arn = format!("arn:aws:iam::{account}:role/{}", trustlink_aws::DEFAULT_ADMIN_ROLE_NAME);
-    let creds = sts.assume_role(&role_arn, "bootstrap", None).await.expect("assume into the member account");
+    let role_arn = format!(
+        "arn:aws:iam::{account}:role/{}",
+        trustlink_aws::DEFAULT_ADMIN_ROLE_NAME
+    );
+    let creds = sts
+        .assume_role(&role_arn, "bootstrap", None)
+        .await
+        .expect("assume into the member account");
     let member = config_with(Credentials::new(
         creds.access_key_id.clone(),
         creds.secret_access_key.expose().to_string(),
@@ -200,7 +212,10 @@ pub async fn bootstrap_member_account(account: &str) {
         tags: Default::default(),
     };
     match iam.create_role(&role).await {
-        Ok(info) => assert_eq!(info.arn, role_arn, "the admin role landed in the wrong account"),
+        Ok(info) => assert_eq!(
+            info.arn, role_arn,
+            "the admin role landed in the wrong account"
+        ),
         Err(e) if e.is_already_exists() => {}
         Err(e) => panic!("bootstrap {account}: {e}"),
     }

@@ -50,7 +50,9 @@ impl AccountAccess {
         self.inner
             .home
             .get_or_try_init(|| async {
-                let me = StsAdapter::new(aws_sdk_sts::Client::new(&self.inner.base)).caller_identity().await?;
+                let me = StsAdapter::new(aws_sdk_sts::Client::new(&self.inner.base))
+                    .caller_identity()
+                    .await?;
                 AccountId::parse("caller account", &me.account)
                     .map_err(|e| AwsError::other("sts:GetCallerIdentity", e.to_string()))
             })
@@ -85,11 +87,15 @@ impl AccountAccess {
     }
 
     pub async fn iam(&self, account: &AccountId) -> Result<IamAdapter, AwsError> {
-        Ok(IamAdapter::new(aws_sdk_iam::Client::new(&self.config_for(account).await?)))
+        Ok(IamAdapter::new(aws_sdk_iam::Client::new(
+            &self.config_for(account).await?,
+        )))
     }
 
     pub async fn sts(&self, account: &AccountId) -> Result<StsAdapter, AwsError> {
-        Ok(StsAdapter::new(aws_sdk_sts::Client::new(&self.config_for(account).await?)))
+        Ok(StsAdapter::new(aws_sdk_sts::Client::new(
+            &self.config_for(account).await?,
+        )))
     }
 
     /// Secrets live in the hub account.
@@ -103,7 +109,10 @@ impl AccountAccess {
         let creds = aws_credential_types::Credentials::new(
             credentials.access_key_id.clone(),
             credentials.secret_access_key.expose().to_string(),
-            credentials.session_token.as_ref().map(|t| t.expose().to_string()),
+            credentials
+                .session_token
+                .as_ref()
+                .map(|t| t.expose().to_string()),
             None,
             "trustlink-verify",
         );
@@ -114,5 +123,27 @@ impl AccountAccess {
             .credentials_provider(SharedCredentialsProvider::new(creds))
             .build();
         StsAdapter::new(aws_sdk_sts::Client::new(&config))
+    }
+}
+
+impl crate::ports::Cloud for AccountAccess {
+    type Iam = IamAdapter;
+    type Sts = StsAdapter;
+    type Secrets = SecretsAdapter;
+
+    async fn home_account(&self) -> Result<AccountId, AwsError> {
+        AccountAccess::home_account(self).await
+    }
+
+    async fn iam(&self, account: &AccountId) -> Result<IamAdapter, AwsError> {
+        AccountAccess::iam(self, account).await
+    }
+
+    fn secrets(&self) -> SecretsAdapter {
+        AccountAccess::secrets(self)
+    }
+
+    fn sts_as(&self, credentials: &Credentials) -> StsAdapter {
+        AccountAccess::sts_as(self, credentials)
     }
 }

@@ -8,19 +8,40 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AwsError {
     #[error("{operation}: not found: {message}")]
-    NotFound { operation: &'static str, message: String },
+    NotFound {
+        operation: &'static str,
+        message: String,
+    },
     #[error("{operation}: already exists: {message}")]
-    AlreadyExists { operation: &'static str, message: String },
+    AlreadyExists {
+        operation: &'static str,
+        message: String,
+    },
     #[error("{operation}: limit exceeded: {message}")]
-    LimitExceeded { operation: &'static str, message: String },
+    LimitExceeded {
+        operation: &'static str,
+        message: String,
+    },
     #[error("{operation}: throttled: {message}")]
-    Throttled { operation: &'static str, message: String },
+    Throttled {
+        operation: &'static str,
+        message: String,
+    },
     #[error("{operation}: access denied: {message}")]
-    AccessDenied { operation: &'static str, message: String },
+    AccessDenied {
+        operation: &'static str,
+        message: String,
+    },
     #[error("{operation}: invalid request: {message}")]
-    Invalid { operation: &'static str, message: String },
+    Invalid {
+        operation: &'static str,
+        message: String,
+    },
     #[error("{operation}: {message}")]
-    Other { operation: &'static str, message: String },
+    Other {
+        operation: &'static str,
+        message: String,
+    },
 }
 
 impl AwsError {
@@ -33,24 +54,43 @@ impl AwsError {
     }
 
     pub fn other(operation: &'static str, message: impl Into<String>) -> Self {
-        Self::Other { operation, message: message.into() }
+        Self::Other {
+            operation,
+            message: message.into(),
+        }
     }
 
     /// Maps an error code of IAM, STS or Secrets Manager.
     pub fn from_code(operation: &'static str, code: Option<&str>, message: String) -> Self {
         match code.unwrap_or_default() {
             "NoSuchEntity" | "ResourceNotFoundException" => Self::NotFound { operation, message },
-            "EntityAlreadyExists" | "ResourceExistsException" => Self::AlreadyExists { operation, message },
-            "LimitExceeded" | "LimitExceededException" => Self::LimitExceeded { operation, message },
-            "Throttling" | "ThrottlingException" | "TooManyRequestsException" => Self::Throttled { operation, message },
-            "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "InvalidClientTokenId"
-            | "ExpiredToken" | "SignatureDoesNotMatch" => Self::AccessDenied { operation, message },
-            "MalformedPolicyDocument" | "InvalidInput" | "ValidationError" | "InvalidParameterException"
-            | "InvalidRequestException" | "InvalidParameterValue" | "PackedPolicyTooLarge" => {
-                Self::Invalid { operation, message }
+            "EntityAlreadyExists" | "ResourceExistsException" => {
+                Self::AlreadyExists { operation, message }
             }
+            "LimitExceeded" | "LimitExceededException" => {
+                Self::LimitExceeded { operation, message }
+            }
+            "Throttling" | "ThrottlingException" | "TooManyRequestsException" => {
+                Self::Throttled { operation, message }
+            }
+            "AccessDenied"
+            | "AccessDeniedException"
+            | "UnauthorizedOperation"
+            | "InvalidClientTokenId"
+            | "ExpiredToken"
+            | "SignatureDoesNotMatch" => Self::AccessDenied { operation, message },
+            "MalformedPolicyDocument"
+            | "InvalidInput"
+            | "ValidationError"
+            | "InvalidParameterException"
+            | "InvalidRequestException"
+            | "InvalidParameterValue"
+            | "PackedPolicyTooLarge" => Self::Invalid { operation, message },
             "" => Self::Other { operation, message },
-            code => Self::Other { operation, message: format!("{code}: {message}") },
+            code => Self::Other {
+                operation,
+                message: format!("{code}: {message}"),
+            },
         }
     }
 }
@@ -64,15 +104,34 @@ where
     move |err| match &err {
         SdkError::ServiceError(service) => {
             let e = service.err();
-            AwsError::from_code(operation, e.code(), e.message().unwrap_or("no message").to_string())
+            AwsError::from_code(
+                operation,
+                e.code(),
+                e.message().unwrap_or("no message").to_string(),
+            )
         }
         SdkError::TimeoutError(_) => AwsError::other(operation, "timed out"),
         SdkError::DispatchFailure(d) => AwsError::other(
             operation,
-            format!("could not reach the service ({})", if d.is_timeout() { "timeout" } else if d.is_io() { "connection error" } else { "dispatch failure" }),
+            format!(
+                "could not reach the service ({})",
+                if d.is_timeout() {
+                    "timeout"
+                } else if d.is_io() {
+                    "connection error"
+                } else {
+                    "dispatch failure"
+                }
+            ),
         ),
         // Construction and response errors carry no secret, only SDK diagnostics.
-        other => AwsError::other(operation, format!("{}", aws_smithy_types::error::display::DisplayErrorContext(other))),
+        other => AwsError::other(
+            operation,
+            format!(
+                "{}",
+                aws_smithy_types::error::display::DisplayErrorContext(other)
+            ),
+        ),
     }
 }
 
@@ -90,7 +149,10 @@ mod tests {
         assert!(matches!(e("LimitExceeded"), AwsError::LimitExceeded { .. }));
         assert!(matches!(e("Throttling"), AwsError::Throttled { .. }));
         assert!(matches!(e("AccessDenied"), AwsError::AccessDenied { .. }));
-        assert!(matches!(e("MalformedPolicyDocument"), AwsError::Invalid { .. }));
+        assert!(matches!(
+            e("MalformedPolicyDocument"),
+            AwsError::Invalid { .. }
+        ));
         assert_eq!(e("Weird").to_string(), "iam:X: Weird: m");
         assert_eq!(e("NoSuchEntity").to_string(), "iam:X: not found: m");
     }

@@ -37,7 +37,9 @@ fn iam_tags(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>> {
 }
 
 fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
-    tags.iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()
+    tags.iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect()
 }
 
 fn to_json(operation: &'static str, doc: &Value) -> Result<String> {
@@ -82,14 +84,25 @@ impl Roles for IamAdapter {
             .send()
             .await
             .map_err(map_sdk("iam:CreateRole"))?;
-        let created = out.role().ok_or_else(|| AwsError::other("iam:CreateRole", "no role in the response"))?;
+        let created = out
+            .role()
+            .ok_or_else(|| AwsError::other("iam:CreateRole", "no role in the response"))?;
         // CreateRole echoes the document as sent; read it back the same way GetRole does.
         role_info(created)
     }
 
     async fn get_role(&self, name: &str) -> Result<RoleInfo> {
-        let out = self.client.get_role().role_name(name).send().await.map_err(map_sdk("iam:GetRole"))?;
-        role_info(out.role().ok_or_else(|| AwsError::other("iam:GetRole", "no role in the response"))?)
+        let out = self
+            .client
+            .get_role()
+            .role_name(name)
+            .send()
+            .await
+            .map_err(map_sdk("iam:GetRole"))?;
+        role_info(
+            out.role()
+                .ok_or_else(|| AwsError::other("iam:GetRole", "no role in the response"))?,
+        )
     }
 
     async fn update_trust_policy(&self, name: &str, policy: &Value) -> Result<()> {
@@ -103,7 +116,12 @@ impl Roles for IamAdapter {
         Ok(())
     }
 
-    async fn update_role(&self, name: &str, description: Option<&str>, max_session_duration: Option<u32>) -> Result<()> {
+    async fn update_role(
+        &self,
+        name: &str,
+        description: Option<&str>,
+        max_session_duration: Option<u32>,
+    ) -> Result<()> {
         self.client
             .update_role()
             .role_name(name)
@@ -168,7 +186,12 @@ impl Roles for IamAdapter {
     }
 
     async fn delete_role(&self, name: &str) -> Result<()> {
-        self.client.delete_role().role_name(name).send().await.map_err(map_sdk("iam:DeleteRole"))?;
+        self.client
+            .delete_role()
+            .role_name(name)
+            .send()
+            .await
+            .map_err(map_sdk("iam:DeleteRole"))?;
         Ok(())
     }
 
@@ -196,10 +219,19 @@ impl Roles for IamAdapter {
 
     async fn list_attached_role_policies(&self, name: &str) -> Result<Vec<String>> {
         let mut arns = Vec::new();
-        let mut pages = self.client.list_attached_role_policies().role_name(name).into_paginator().send();
+        let mut pages = self
+            .client
+            .list_attached_role_policies()
+            .role_name(name)
+            .into_paginator()
+            .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(map_sdk("iam:ListAttachedRolePolicies"))?;
-            arns.extend(page.attached_policies().iter().filter_map(|p| p.policy_arn().map(String::from)));
+            arns.extend(
+                page.attached_policies()
+                    .iter()
+                    .filter_map(|p| p.policy_arn().map(String::from)),
+            );
         }
         Ok(arns)
     }
@@ -241,16 +273,32 @@ impl Roles for IamAdapter {
 
     async fn list_role_policies(&self, name: &str) -> Result<Vec<String>> {
         let mut names = Vec::new();
-        let mut pages = self.client.list_role_policies().role_name(name).into_paginator().send();
+        let mut pages = self
+            .client
+            .list_role_policies()
+            .role_name(name)
+            .into_paginator()
+            .send();
         while let Some(page) = pages.next().await {
-            names.extend(page.map_err(map_sdk("iam:ListRolePolicies"))?.policy_names().iter().cloned());
+            names.extend(
+                page.map_err(map_sdk("iam:ListRolePolicies"))?
+                    .policy_names()
+                    .iter()
+                    .cloned(),
+            );
         }
         Ok(names)
     }
 }
 
 impl Policies for IamAdapter {
-    async fn create_policy(&self, path: &str, name: &str, description: &str, document: &Value) -> Result<String> {
+    async fn create_policy(
+        &self,
+        path: &str,
+        name: &str,
+        description: &str,
+        document: &Value,
+    ) -> Result<String> {
         let out = self
             .client
             .create_policy()
@@ -268,7 +316,14 @@ impl Policies for IamAdapter {
     }
 
     async fn policy_exists(&self, arn: &str) -> Result<bool> {
-        match self.client.get_policy().policy_arn(arn).send().await.map_err(map_sdk("iam:GetPolicy")) {
+        match self
+            .client
+            .get_policy()
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(map_sdk("iam:GetPolicy"))
+        {
             Ok(_) => Ok(true),
             Err(e) if e.is_not_found() => Ok(false),
             Err(e) => Err(e),
@@ -276,7 +331,13 @@ impl Policies for IamAdapter {
     }
 
     async fn get_policy_document(&self, arn: &str) -> Result<Value> {
-        let policy = self.client.get_policy().policy_arn(arn).send().await.map_err(map_sdk("iam:GetPolicy"))?;
+        let policy = self
+            .client
+            .get_policy()
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(map_sdk("iam:GetPolicy"))?;
         let version = policy
             .policy()
             .and_then(|p| p.default_version_id())
@@ -319,7 +380,12 @@ impl Policies for IamAdapter {
         for version in self.non_default_versions(arn).await? {
             self.delete_version(arn, &version).await?;
         }
-        self.client.delete_policy().policy_arn(arn).send().await.map_err(map_sdk("iam:DeletePolicy"))?;
+        self.client
+            .delete_policy()
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(map_sdk("iam:DeletePolicy"))?;
         Ok(())
     }
 }
@@ -367,7 +433,12 @@ fn user_info(user: &aws_sdk_iam::types::User) -> UserInfo {
 }
 
 impl Users for IamAdapter {
-    async fn create_user(&self, path: &str, name: &str, tags: &BTreeMap<String, String>) -> Result<UserInfo> {
+    async fn create_user(
+        &self,
+        path: &str,
+        name: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<UserInfo> {
         let out = self
             .client
             .create_user()
@@ -377,7 +448,10 @@ impl Users for IamAdapter {
             .send()
             .await
             .map_err(map_sdk("iam:CreateUser"))?;
-        let mut info = user_info(out.user().ok_or_else(|| AwsError::other("iam:CreateUser", "no user in the response"))?);
+        let mut info = user_info(
+            out.user()
+                .ok_or_else(|| AwsError::other("iam:CreateUser", "no user in the response"))?,
+        );
         if info.tags.is_empty() {
             info.tags = tags.clone();
         }
@@ -385,12 +459,25 @@ impl Users for IamAdapter {
     }
 
     async fn get_user(&self, name: &str) -> Result<UserInfo> {
-        let out = self.client.get_user().user_name(name).send().await.map_err(map_sdk("iam:GetUser"))?;
-        Ok(user_info(out.user().ok_or_else(|| AwsError::other("iam:GetUser", "no user in the response"))?))
+        let out = self
+            .client
+            .get_user()
+            .user_name(name)
+            .send()
+            .await
+            .map_err(map_sdk("iam:GetUser"))?;
+        Ok(user_info(out.user().ok_or_else(|| {
+            AwsError::other("iam:GetUser", "no user in the response")
+        })?))
     }
 
     async fn delete_user(&self, name: &str) -> Result<()> {
-        self.client.delete_user().user_name(name).send().await.map_err(map_sdk("iam:DeleteUser"))?;
+        self.client
+            .delete_user()
+            .user_name(name)
+            .send()
+            .await
+            .map_err(map_sdk("iam:DeleteUser"))?;
         Ok(())
     }
 
@@ -418,10 +505,19 @@ impl Users for IamAdapter {
 
     async fn list_attached_user_policies(&self, user: &str) -> Result<Vec<String>> {
         let mut arns = Vec::new();
-        let mut pages = self.client.list_attached_user_policies().user_name(user).into_paginator().send();
+        let mut pages = self
+            .client
+            .list_attached_user_policies()
+            .user_name(user)
+            .into_paginator()
+            .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(map_sdk("iam:ListAttachedUserPolicies"))?;
-            arns.extend(page.attached_policies().iter().filter_map(|p| p.policy_arn().map(String::from)));
+            arns.extend(
+                page.attached_policies()
+                    .iter()
+                    .filter_map(|p| p.policy_arn().map(String::from)),
+            );
         }
         Ok(arns)
     }
@@ -436,7 +532,9 @@ impl AccessKeys for IamAdapter {
             .send()
             .await
             .map_err(map_sdk("iam:CreateAccessKey"))?;
-        let key = out.access_key().ok_or_else(|| AwsError::other("iam:CreateAccessKey", "no key in the response"))?;
+        let key = out
+            .access_key()
+            .ok_or_else(|| AwsError::other("iam:CreateAccessKey", "no key in the response"))?;
         Ok(NewAccessKey {
             id: key.access_key_id().to_string(),
             secret: SecretAccessKey::new(key.secret_access_key()),
@@ -467,7 +565,12 @@ impl AccessKeys for IamAdapter {
             .collect())
     }
 
-    async fn set_access_key_status(&self, user: &str, key_id: &str, status: KeyStatus) -> Result<()> {
+    async fn set_access_key_status(
+        &self,
+        user: &str,
+        key_id: &str,
+        status: KeyStatus,
+    ) -> Result<()> {
         self.client
             .update_access_key()
             .user_name(user)
@@ -501,6 +604,9 @@ impl AccessKeys for IamAdapter {
             .send()
             .await
             .map_err(map_sdk("iam:GetAccessKeyLastUsed"))?;
-        Ok(out.access_key_last_used().and_then(|u| u.last_used_date()).map(|d| d.secs()))
+        Ok(out
+            .access_key_last_used()
+            .and_then(|u| u.last_used_date())
+            .map(|d| d.secs()))
     }
 }

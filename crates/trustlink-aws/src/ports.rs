@@ -41,46 +41,111 @@ pub struct RoleInfo {
 pub trait Roles: Send + Sync {
     fn create_role(&self, role: &RoleDefinition) -> impl Future<Output = Result<RoleInfo>> + Send;
     fn get_role(&self, name: &str) -> impl Future<Output = Result<RoleInfo>> + Send;
-    fn update_trust_policy(&self, name: &str, policy: &Value) -> impl Future<Output = Result<()>> + Send;
+    fn update_trust_policy(
+        &self,
+        name: &str,
+        policy: &Value,
+    ) -> impl Future<Output = Result<()>> + Send;
     /// Description and maximum session duration.
-    fn update_role(&self, name: &str, description: Option<&str>, max_session_duration: Option<u32>)
-        -> impl Future<Output = Result<()>> + Send;
-    fn set_permissions_boundary(&self, name: &str, boundary: Option<&str>) -> impl Future<Output = Result<()>> + Send;
-    fn tag_role(&self, name: &str, tags: &BTreeMap<String, String>) -> impl Future<Output = Result<()>> + Send;
+    fn update_role(
+        &self,
+        name: &str,
+        description: Option<&str>,
+        max_session_duration: Option<u32>,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn set_permissions_boundary(
+        &self,
+        name: &str,
+        boundary: Option<&str>,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn tag_role(
+        &self,
+        name: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<()>> + Send;
     fn untag_role(&self, name: &str, keys: &[String]) -> impl Future<Output = Result<()>> + Send;
     fn delete_role(&self, name: &str) -> impl Future<Output = Result<()>> + Send;
-    fn attach_role_policy(&self, name: &str, policy_arn: &str) -> impl Future<Output = Result<()>> + Send;
-    fn detach_role_policy(&self, name: &str, policy_arn: &str) -> impl Future<Output = Result<()>> + Send;
-    fn list_attached_role_policies(&self, name: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
-    fn put_role_policy(&self, name: &str, policy_name: &str, document: &Value) -> impl Future<Output = Result<()>> + Send;
-    fn get_role_policy(&self, name: &str, policy_name: &str) -> impl Future<Output = Result<Value>> + Send;
-    fn delete_role_policy(&self, name: &str, policy_name: &str) -> impl Future<Output = Result<()>> + Send;
+    fn attach_role_policy(
+        &self,
+        name: &str,
+        policy_arn: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn detach_role_policy(
+        &self,
+        name: &str,
+        policy_arn: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn list_attached_role_policies(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Vec<String>>> + Send;
+    fn put_role_policy(
+        &self,
+        name: &str,
+        policy_name: &str,
+        document: &Value,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn get_role_policy(
+        &self,
+        name: &str,
+        policy_name: &str,
+    ) -> impl Future<Output = Result<Value>> + Send;
+    fn delete_role_policy(
+        &self,
+        name: &str,
+        policy_name: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
     fn list_role_policies(&self, name: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
 }
 
 /// Customer managed policies (the grant) and checks on AWS managed ones.
 pub trait Policies: Send + Sync {
     /// Returns the new policy's ARN.
-    fn create_policy(&self, path: &str, name: &str, description: &str, document: &Value)
-        -> impl Future<Output = Result<String>> + Send;
+    fn create_policy(
+        &self,
+        path: &str,
+        name: &str,
+        description: &str,
+        document: &Value,
+    ) -> impl Future<Output = Result<String>> + Send;
     /// Whether a managed policy exists (AWS managed or customer managed).
     fn policy_exists(&self, arn: &str) -> impl Future<Output = Result<bool>> + Send;
     /// The default version's document.
     fn get_policy_document(&self, arn: &str) -> impl Future<Output = Result<Value>> + Send;
     /// Makes `document` the default version, deleting older versions to stay under IAM's five.
-    fn set_policy_document(&self, arn: &str, document: &Value) -> impl Future<Output = Result<()>> + Send;
+    fn set_policy_document(
+        &self,
+        arn: &str,
+        document: &Value,
+    ) -> impl Future<Output = Result<()>> + Send;
     /// Deletes the policy and all its versions (it must be detached first).
     fn delete_policy(&self, arn: &str) -> impl Future<Output = Result<()>> + Send;
 }
 
 /// The trusted account's principals: users trustlink may create, and attaching the grant.
 pub trait Users: Send + Sync {
-    fn create_user(&self, path: &str, name: &str, tags: &BTreeMap<String, String>) -> impl Future<Output = Result<UserInfo>> + Send;
+    fn create_user(
+        &self,
+        path: &str,
+        name: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<UserInfo>> + Send;
     fn get_user(&self, name: &str) -> impl Future<Output = Result<UserInfo>> + Send;
     fn delete_user(&self, name: &str) -> impl Future<Output = Result<()>> + Send;
-    fn attach_user_policy(&self, user: &str, policy_arn: &str) -> impl Future<Output = Result<()>> + Send;
-    fn detach_user_policy(&self, user: &str, policy_arn: &str) -> impl Future<Output = Result<()>> + Send;
-    fn list_attached_user_policies(&self, user: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
+    fn attach_user_policy(
+        &self,
+        user: &str,
+        policy_arn: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn detach_user_policy(
+        &self,
+        user: &str,
+        policy_arn: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn list_attached_user_policies(
+        &self,
+        user: &str,
+    ) -> impl Future<Output = Result<Vec<String>>> + Send;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,11 +181,26 @@ pub struct NewAccessKey {
 pub trait AccessKeys: Send + Sync {
     /// IAM allows two keys per user; a third surfaces as [`AwsError::LimitExceeded`].
     fn create_access_key(&self, user: &str) -> impl Future<Output = Result<NewAccessKey>> + Send;
-    fn list_access_keys(&self, user: &str) -> impl Future<Output = Result<Vec<AccessKeyInfo>>> + Send;
-    fn set_access_key_status(&self, user: &str, key_id: &str, status: KeyStatus) -> impl Future<Output = Result<()>> + Send;
-    fn delete_access_key(&self, user: &str, key_id: &str) -> impl Future<Output = Result<()>> + Send;
+    fn list_access_keys(
+        &self,
+        user: &str,
+    ) -> impl Future<Output = Result<Vec<AccessKeyInfo>>> + Send;
+    fn set_access_key_status(
+        &self,
+        user: &str,
+        key_id: &str,
+        status: KeyStatus,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn delete_access_key(
+        &self,
+        user: &str,
+        key_id: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
     /// When the key was last used (epoch seconds), if ever.
-    fn access_key_last_used(&self, key_id: &str) -> impl Future<Output = Result<Option<i64>>> + Send;
+    fn access_key_last_used(
+        &self,
+        key_id: &str,
+    ) -> impl Future<Output = Result<Option<i64>>> + Send;
 }
 
 /// A version of a secret with its staging labels.
@@ -174,24 +254,57 @@ pub trait Secrets: Send + Sync {
         kms_key_id: Option<&str>,
         request_token: Option<&str>,
     ) -> impl Future<Output = Result<String>> + Send;
-    fn describe_secret(&self, name: &str) -> impl Future<Output = Result<SecretDescription>> + Send;
-    fn get_secret_value(&self, name: &str, stage: &str) -> impl Future<Output = Result<SecretValue>> + Send;
+    fn describe_secret(&self, name: &str)
+        -> impl Future<Output = Result<SecretDescription>> + Send;
+    fn get_secret_value(
+        &self,
+        name: &str,
+        stage: &str,
+    ) -> impl Future<Output = Result<SecretValue>> + Send;
     /// Adds a version with the given stages. Repeating the same `request_token` with the same
     /// text is a no-op, which makes a retried step idempotent. Returns the version id.
-    fn put_secret_value(&self, name: &str, text: &SecretText, stages: &[&str], request_token: &str)
-        -> impl Future<Output = Result<String>> + Send;
+    fn put_secret_value(
+        &self,
+        name: &str,
+        text: &SecretText,
+        stages: &[&str],
+        request_token: &str,
+    ) -> impl Future<Output = Result<String>> + Send;
     /// Moves `stage` to `to_version`, taking it from `from_version` (required when another
     /// version holds it).
-    fn move_stage(&self, name: &str, stage: &str, to_version: &str, from_version: Option<&str>)
-        -> impl Future<Output = Result<()>> + Send;
-    fn remove_stage(&self, name: &str, stage: &str, from_version: &str) -> impl Future<Output = Result<()>> + Send;
-    fn put_resource_policy(&self, name: &str, policy: &Value) -> impl Future<Output = Result<()>> + Send;
-    fn tag_secret(&self, name: &str, tags: &BTreeMap<String, String>) -> impl Future<Output = Result<()>> + Send;
+    fn move_stage(
+        &self,
+        name: &str,
+        stage: &str,
+        to_version: &str,
+        from_version: Option<&str>,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn remove_stage(
+        &self,
+        name: &str,
+        stage: &str,
+        from_version: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn put_resource_policy(
+        &self,
+        name: &str,
+        policy: &Value,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn tag_secret(
+        &self,
+        name: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<()>> + Send;
     /// Schedules deletion (`recovery_days`) or, with `None`, deletes at once.
-    fn delete_secret(&self, name: &str, recovery_days: Option<i64>) -> impl Future<Output = Result<()>> + Send;
+    fn delete_secret(
+        &self,
+        name: &str,
+        recovery_days: Option<i64>,
+    ) -> impl Future<Output = Result<()>> + Send;
     fn restore_secret(&self, name: &str) -> impl Future<Output = Result<()>> + Send;
     /// Every secret whose name starts with `prefix`.
-    fn list_secrets(&self, prefix: &str) -> impl Future<Output = Result<Vec<SecretSummary>>> + Send;
+    fn list_secrets(&self, prefix: &str)
+        -> impl Future<Output = Result<Vec<SecretSummary>>> + Send;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,6 +324,27 @@ pub struct CallerIdentity {
 /// STS with this port's credentials.
 pub trait Sts: Send + Sync {
     fn caller_identity(&self) -> impl Future<Output = Result<CallerIdentity>> + Send;
-    fn assume_role(&self, role_arn: &str, session_name: &str, external_id: Option<&str>)
-        -> impl Future<Output = Result<Credentials>> + Send;
+    fn assume_role(
+        &self,
+        role_arn: &str,
+        session_name: &str,
+        external_id: Option<&str>,
+    ) -> impl Future<Output = Result<Credentials>> + Send;
+}
+
+/// Where a handler acts: IAM of any account, STS as a given identity, the hub's secrets.
+pub trait Cloud: Send + Sync {
+    type Iam: Roles + Policies + Users + AccessKeys + Clone + Send + Sync + 'static;
+    type Sts: Sts + Send + Sync + 'static;
+    type Secrets: Secrets + Clone + Send + Sync + 'static;
+
+    /// The account the function runs in.
+    fn home_account(&self) -> impl Future<Output = Result<trustlink_domain::AccountId>> + Send;
+    fn iam(
+        &self,
+        account: &trustlink_domain::AccountId,
+    ) -> impl Future<Output = Result<Self::Iam>> + Send;
+    fn secrets(&self) -> Self::Secrets;
+    /// STS as whoever holds `credentials` (a link's key, an assumed session).
+    fn sts_as(&self, credentials: &Credentials) -> Self::Sts;
 }

@@ -23,12 +23,19 @@ impl SecretsAdapter {
 }
 
 fn tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
-    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
     tags.iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
         .collect()
 }
 
@@ -71,15 +78,29 @@ impl Secrets for SecretsAdapter {
             .version_ids_to_stages()
             .map(|m| {
                 m.iter()
-                    .map(|(id, stages)| SecretVersion { version_id: id.clone(), stages: stages.clone(), created: None })
+                    .map(|(id, stages)| SecretVersion {
+                        version_id: id.clone(),
+                        stages: stages.clone(),
+                        created: None,
+                    })
                     .collect()
             })
             .unwrap_or_default();
         versions.sort_by(|a, b| a.version_id.cmp(&b.version_id));
         // DescribeSecret has no creation dates per version; the version list does.
-        if let Ok(list) = self.client.list_secret_version_ids().secret_id(name).include_deprecated(true).send().await {
+        if let Ok(list) = self
+            .client
+            .list_secret_version_ids()
+            .secret_id(name)
+            .include_deprecated(true)
+            .send()
+            .await
+        {
             for entry in list.versions() {
-                if let Some(v) = versions.iter_mut().find(|v| Some(v.version_id.as_str()) == entry.version_id()) {
+                if let Some(v) = versions
+                    .iter_mut()
+                    .find(|v| Some(v.version_id.as_str()) == entry.version_id())
+                {
                     v.created = entry.created_date().map(|d| d.secs());
                 }
             }
@@ -110,7 +131,13 @@ impl Secrets for SecretsAdapter {
         })
     }
 
-    async fn put_secret_value(&self, name: &str, text: &SecretText, stages: &[&str], request_token: &str) -> Result<String> {
+    async fn put_secret_value(
+        &self,
+        name: &str,
+        text: &SecretText,
+        stages: &[&str],
+        request_token: &str,
+    ) -> Result<String> {
         let out = self
             .client
             .put_secret_value()
@@ -124,7 +151,13 @@ impl Secrets for SecretsAdapter {
         Ok(out.version_id().unwrap_or(request_token).to_string())
     }
 
-    async fn move_stage(&self, name: &str, stage: &str, to_version: &str, from_version: Option<&str>) -> Result<()> {
+    async fn move_stage(
+        &self,
+        name: &str,
+        stage: &str,
+        to_version: &str,
+        from_version: Option<&str>,
+    ) -> Result<()> {
         self.client
             .update_secret_version_stage()
             .secret_id(name)
@@ -177,7 +210,9 @@ impl Secrets for SecretsAdapter {
             Some(days) => req.recovery_window_in_days(days),
             None => req.force_delete_without_recovery(true),
         };
-        req.send().await.map_err(map_sdk("secretsmanager:DeleteSecret"))?;
+        req.send()
+            .await
+            .map_err(map_sdk("secretsmanager:DeleteSecret"))?;
         Ok(())
     }
 
@@ -196,7 +231,12 @@ impl Secrets for SecretsAdapter {
         let mut pages = self
             .client
             .list_secrets()
-            .filters(Filter::builder().key(FilterNameStringType::Name).values(prefix).build())
+            .filters(
+                Filter::builder()
+                    .key(FilterNameStringType::Name)
+                    .values(prefix)
+                    .build(),
+            )
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {

@@ -20,7 +20,12 @@ impl StsAdapter {
 
 impl Sts for StsAdapter {
     async fn caller_identity(&self) -> Result<CallerIdentity> {
-        let out = self.client.get_caller_identity().send().await.map_err(map_sdk("sts:GetCallerIdentity"))?;
+        let out = self
+            .client
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(map_sdk("sts:GetCallerIdentity"))?;
         Ok(CallerIdentity {
             account: out.account().unwrap_or_default().to_string(),
             arn: out.arn().unwrap_or_default().to_string(),
@@ -28,7 +33,12 @@ impl Sts for StsAdapter {
         })
     }
 
-    async fn assume_role(&self, role_arn: &str, session_name: &str, external_id: Option<&str>) -> Result<Credentials> {
+    async fn assume_role(
+        &self,
+        role_arn: &str,
+        session_name: &str,
+        external_id: Option<&str>,
+    ) -> Result<Credentials> {
         let out = self
             .client
             .assume_role()
@@ -38,7 +48,9 @@ impl Sts for StsAdapter {
             .send()
             .await
             .map_err(map_sdk("sts:AssumeRole"))?;
-        let c = out.credentials().ok_or_else(|| AwsError::other("sts:AssumeRole", "no credentials in the response"))?;
+        let c = out
+            .credentials()
+            .ok_or_else(|| AwsError::other("sts:AssumeRole", "no credentials in the response"))?;
         Ok(Credentials {
             access_key_id: c.access_key_id().to_string(),
             secret_access_key: SecretAccessKey::new(c.secret_access_key()),

@@ -4,12 +4,15 @@
 pub mod error;
 pub mod policy;
 mod props;
+pub mod record;
 pub mod rules;
 pub mod secret;
+pub mod settings;
 pub mod spec;
 
 pub use error::{ValidationError, ValidationErrors};
 pub use policy::Principal;
 pub use rules::{AccountId, Timestamp};
 pub use secret::{ExternalId, SecretAccessKey, SecretText, SessionToken};
+pub use settings::Settings;
 pub use spec::{Conditions, LinkSpec, RoleSpec, RotationSettings, Tag, TrustedSide};

@@ -1,0 +1,280 @@
+//! What a link owns, as recorded on its `trustlink/<LinkName>` secret (tags: not secret, read
+//! by the rotator and by Delete), and the JSON of the two secrets consumers read.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use crate::rules::{AccountId, IamArn};
+use crate::secret::{ExternalId, SecretAccessKey, SecretText};
+use crate::spec::RotationSettings;
+
+pub const SECRET_PREFIX: &str = "trustlink/";
+pub const ACCESS_KEY_SUFFIX: &str = "/access-key";
+
+pub fn external_id_secret_name(link_name: &str) -> String {
+    format!("{SECRET_PREFIX}{link_name}")
+}
+
+pub fn access_key_secret_name(link_name: &str) -> String {
+    format!("{SECRET_PREFIX}{link_name}{ACCESS_KEY_SUFFIX}")
+}
+
+/// The grant policy's name in the trusted account.
+pub fn grant_policy_name(link_name: &str) -> String {
+    format!("TrustLink-{link_name}")
+}
+
+pub mod tag {
+    pub const LINK: &str = "trustlink:link";
+    pub const ROLE_ARN: &str = "trustlink:role-arn";
+    pub const TRUSTED_PRINCIPAL: &str = "trustlink:trusted-principal";
+    pub const GRANT_POLICY_ARN: &str = "trustlink:grant-policy-arn";
+    pub const USER_CREATED: &str = "trustlink:user-created";
+    pub const ACCESS_KEY: &str = "trustlink:access-key";
+    pub const EXTERNAL_ID_DAYS: &str = "trustlink:external-id-days";
+    pub const ACCESS_KEY_DAYS: &str = "trustlink:access-key-days";
+    pub const GRACE_HOURS: &str = "trustlink:grace-hours";
+    /// Epoch seconds of the last external ID change (creation counts).
+    pub const EXTERNAL_ID_ROTATED_AT: &str = "trustlink:external-id-rotated-at";
+    /// Epoch seconds of the last access key change.
+    pub const ACCESS_KEY_ROTATED_AT: &str = "trustlink:access-key-rotated-at";
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkRecord {
+    pub link_name: String,
+    pub role_arn: String,
+    pub trusted_principal: String,
+    pub grant_policy_arn: Option<String>,
+    /// The trusted user was created by this link (and so may be deleted with it).
+    pub user_created: bool,
+    pub access_key: bool,
+    pub rotation: RotationSettings,
+    pub external_id_rotated_at: Option<i64>,
+    pub access_key_rotated_at: Option<i64>,
+}
+
+impl LinkRecord {
+    pub fn to_tags(&self) -> BTreeMap<String, String> {
+        let mut t = BTreeMap::new();
+        t.insert(tag::LINK.into(), self.link_name.clone());
+        t.insert(tag::ROLE_ARN.into(), self.role_arn.clone());
+        t.insert(
+            tag::TRUSTED_PRINCIPAL.into(),
+            self.trusted_principal.clone(),
+        );
+        t.insert(
+            tag::GRANT_POLICY_ARN.into(),
+            self.grant_policy_arn.clone().unwrap_or_default(),
+        );
+        t.insert(tag::USER_CREATED.into(), self.user_created.to_string());
+        t.insert(tag::ACCESS_KEY.into(), self.access_key.to_string());
+        t.insert(
+            tag::EXTERNAL_ID_DAYS.into(),
+            self.rotation.external_id_days.to_string(),
+        );
+        t.insert(
+            tag::ACCESS_KEY_DAYS.into(),
+            self.rotation.access_key_days.to_string(),
+        );
+        t.insert(
+            tag::GRACE_HOURS.into(),
+            self.rotation.grace_hours.to_string(),
+        );
+        if let Some(at) = self.external_id_rotated_at {
+            t.insert(tag::EXTERNAL_ID_ROTATED_AT.into(), at.to_string());
+        }
+        if let Some(at) = self.access_key_rotated_at {
+            t.insert(tag::ACCESS_KEY_ROTATED_AT.into(), at.to_string());
+        }
+        t
+    }
+
+    /// `None` when the tags are not a link's (a secret someone else put under `trustlink/`).
+    pub fn from_tags(tags: &BTreeMap<String, String>) -> Option<Self> {
+        let get = |k: &str| tags.get(k).filter(|v| !v.is_empty()).cloned();
+        let num = |k: &str, d: u32| get(k).and_then(|v| v.parse().ok()).unwrap_or(d);
+        let d = RotationSettings::default();
+        Some(Self {
+            link_name: get(tag::LINK)?,
+            role_arn: get(tag::ROLE_ARN)?,
+            trusted_principal: get(tag::TRUSTED_PRINCIPAL)?,
+            grant_policy_arn: get(tag::GRANT_POLICY_ARN),
+            user_created: get(tag::USER_CREATED).as_deref() == Some("true"),
+            access_key: get(tag::ACCESS_KEY).as_deref() == Some("true"),
+            rotation: RotationSettings {
+                external_id_days: num(tag::EXTERNAL_ID_DAYS, d.external_id_days),
+                access_key_days: num(tag::ACCESS_KEY_DAYS, d.access_key_days),
+                grace_hours: num(tag::GRACE_HOURS, d.grace_hours),
+            },
+            external_id_rotated_at: get(tag::EXTERNAL_ID_ROTATED_AT).and_then(|v| v.parse().ok()),
+            access_key_rotated_at: get(tag::ACCESS_KEY_ROTATED_AT).and_then(|v| v.parse().ok()),
+        })
+    }
+
+    /// The trusting account and role name, from the role ARN.
+    pub fn role(&self) -> Option<(AccountId, String)> {
+        role_of_arn(&self.role_arn)
+    }
+}
+
+/// `arn:aws:iam::<account>:role/<path><name>` into its account and name.
+pub fn role_of_arn(arn: &str) -> Option<(AccountId, String)> {
+    let parsed = IamArn::parse("role", arn).ok()?;
+    if parsed.kind != "role" || parsed.name.is_empty() {
+        return None;
+    }
+    Some((AccountId::parse("role", &parsed.account).ok()?, parsed.name))
+}
+
+/// `trustlink/<LinkName>`: all a consumer needs to assume the role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalIdSecret {
+    pub external_id: ExternalId,
+    pub role_arn: String,
+    pub trusted_principal: String,
+    pub link_name: String,
+}
+
+impl ExternalIdSecret {
+    pub fn to_text(&self) -> SecretText {
+        SecretText::new(
+            json!({
+                "ExternalId": self.external_id.expose(),
+                "RoleArn": self.role_arn,
+                "TrustedPrincipal": self.trusted_principal,
+                "LinkName": self.link_name,
+            })
+            .to_string(),
+        )
+    }
+
+    /// The error names what is wrong, never the value.
+    pub fn parse(text: &SecretText) -> Result<Self, String> {
+        let v: Value = serde_json::from_str(text.expose())
+            .map_err(|_| "the external ID secret is not JSON".to_string())?;
+        let field = |k: &str| {
+            v.get(k)
+                .and_then(Value::as_str)
+                .map(String::from)
+                .ok_or_else(|| format!("the external ID secret has no {k}"))
+        };
+        Ok(Self {
+            external_id: ExternalId::parse("ExternalId", &field("ExternalId")?).map_err(|e| {
+                format!(
+                    "the external ID secret holds an invalid external ID ({})",
+                    e.rule
+                )
+            })?,
+            role_arn: field("RoleArn")?,
+            trusted_principal: field("TrustedPrincipal")?,
+            link_name: field("LinkName").unwrap_or_default(),
+        })
+    }
+}
+
+/// `trustlink/<LinkName>/access-key`: the managed user's key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessKeySecret {
+    pub access_key_id: String,
+    pub secret_access_key: SecretAccessKey,
+    pub user_name: String,
+}
+
+impl AccessKeySecret {
+    pub fn to_text(&self) -> SecretText {
+        SecretText::new(
+            json!({
+                "AccessKeyId": self.access_key_id,
+                "SecretAccessKey": self.secret_access_key.expose(),
+                "UserName": self.user_name,
+            })
+            .to_string(),
+        )
+    }
+
+    pub fn parse(text: &SecretText) -> Result<Self, String> {
+        let v: Value = serde_json::from_str(text.expose())
+            .map_err(|_| "the access key secret is not JSON".to_string())?;
+        let field = |k: &str| {
+            v.get(k)
+                .and_then(Value::as_str)
+                .map(String::from)
+                .ok_or_else(|| format!("the access key secret has no {k}"))
+        };
+        Ok(Self {
+            access_key_id: field("AccessKeyId")?,
+            secret_access_key: SecretAccessKey::new(field("SecretAccessKey")?),
+            user_name: field("UserName")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> LinkRecord {
+        LinkRecord {
+            link_name: "dev-cross-account".into(),
+            role_arn: "arn:aws:iam::111122223333:role/cross-account/CrossAccountDeveloperRole"
+                .into(),
+            trusted_principal: "arn:aws:iam::444455556666:user/DevUser".into(),
+            grant_policy_arn: Some(
+                "arn:aws:iam::444455556666:policy/trustlink/TrustLink-dev-cross-account".into(),
+            ),
+            user_created: true,
+            access_key: true,
+            rotation: RotationSettings {
+                external_id_days: 30,
+                access_key_days: 0,
+                grace_hours: 2,
+            },
+            external_id_rotated_at: Some(1_767_225_600),
+            access_key_rotated_at: None,
+        }
+    }
+
+    #[test]
+    fn record_round_trips_through_tags() {
+        let r = record();
+        let tags = r.to_tags();
+        assert!(tags.len() <= 50 && tags.values().all(|v| v.len() <= 256));
+        assert_eq!(LinkRecord::from_tags(&tags), Some(r.clone()));
+        assert_eq!(
+            r.role(),
+            Some((
+                AccountId::parse("a", "111122223333").unwrap(),
+                "CrossAccountDeveloperRole".into()
+            ))
+        );
+        let mut partial = tags.clone();
+        partial.remove(tag::ROLE_ARN);
+        assert_eq!(LinkRecord::from_tags(&partial), None);
+    }
+
+    #[test]
+    fn secrets_round_trip_and_redact() {
+        let s = ExternalIdSecret {
+            external_id: ExternalId::parse("e", "UniqueExternalId12345").unwrap(),
+            role_arn: "arn:aws:iam::111122223333:role/x".into(),
+            trusted_principal: "arn:aws:iam::444455556666:user/DevUser".into(),
+            link_name: "l".into(),
+        };
+        assert_eq!(ExternalIdSecret::parse(&s.to_text()).unwrap(), s);
+        assert!(!format!("{s:?}").contains("UniqueExternalId12345"));
+        let k = AccessKeySecret {
+            access_key_id: "AKIAEXAMPLE".into(),
+            secret_access_key: SecretAccessKey::new("wJalrXUtnFEMIEXAMPLE"),
+            user_name: "DevUser".into(),
+        };
+        assert_eq!(AccessKeySecret::parse(&k.to_text()).unwrap(), k);
+        assert!(!format!("{k:?}").contains("wJalr"));
+        let err = ExternalIdSecret::parse(&SecretText::new(
+            r#"{"ExternalId":"a b","RoleArn":"r","TrustedPrincipal":"p"}"#,
+        ))
+        .unwrap_err();
+        assert!(!err.contains("a b"), "{err}");
+    }
+}

@@ -1,0 +1,169 @@
+//! Deployment settings both functions read once at start, from the environment the SAM
+//! template sets. Pure: the lookup is passed in, so the rules are unit-tested.
+
+use crate::error::ValidationError;
+use crate::rules;
+
+pub const DEFAULT_ADMIN_ROLE_NAME: &str = "TrustLinkAdmin";
+pub const DEFAULT_ROLE_PATHS: &str = "/trustlink/";
+pub const DEFAULT_POLICY_PATH: &str = "/trustlink/";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The role trustlink assumes in member accounts.
+    pub admin_role_name: String,
+    /// Paths under which links may create roles (the IAM policy allows nothing else).
+    pub role_paths: Vec<String>,
+    /// Path of the grant policies trustlink creates in trusted accounts.
+    pub policy_path: String,
+    /// Managed policies links may attach (`*` matches any run of characters); `None`: any.
+    pub managed_policy_allowlist: Option<Vec<String>>,
+    /// KMS key for link secrets; `None`: Secrets Manager's default key.
+    pub secrets_kms_key_id: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            admin_role_name: DEFAULT_ADMIN_ROLE_NAME.into(),
+            role_paths: vec![DEFAULT_ROLE_PATHS.into()],
+            policy_path: DEFAULT_POLICY_PATH.into(),
+            managed_policy_allowlist: None,
+            secrets_kms_key_id: None,
+        }
+    }
+}
+
+fn list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+impl Settings {
+    /// Reads `TRUSTLINK_ADMIN_ROLE_NAME`, `TRUSTLINK_ROLE_PATHS`, `TRUSTLINK_POLICY_PATH`,
+    /// `TRUSTLINK_MANAGED_POLICY_ALLOWLIST` and `TRUSTLINK_SECRETS_KMS_KEY_ID`.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ValidationError> {
+        let d = Settings::default();
+        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        let admin_role_name = get("TRUSTLINK_ADMIN_ROLE_NAME").unwrap_or(d.admin_role_name);
+        rules::check_name("TRUSTLINK_ADMIN_ROLE_NAME", &admin_role_name, 64)?;
+        let role_paths = get("TRUSTLINK_ROLE_PATHS")
+            .map(|v| list(&v))
+            .unwrap_or(d.role_paths);
+        for p in &role_paths {
+            rules::check_path("TRUSTLINK_ROLE_PATHS", p)?;
+        }
+        let policy_path = get("TRUSTLINK_POLICY_PATH").unwrap_or(d.policy_path);
+        rules::check_path("TRUSTLINK_POLICY_PATH", &policy_path)?;
+        Ok(Self {
+            admin_role_name,
+            role_paths,
+            policy_path,
+            managed_policy_allowlist: get("TRUSTLINK_MANAGED_POLICY_ALLOWLIST").map(|v| list(&v)),
+            secrets_kms_key_id: get("TRUSTLINK_SECRETS_KMS_KEY_ID"),
+        })
+    }
+
+    pub fn from_env() -> Result<Self, ValidationError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Whether a role at `path` is one this deployment may create (at or under a role path).
+    pub fn allows_role_path(&self, path: &str) -> bool {
+        self.role_paths
+            .iter()
+            .any(|allowed| path.starts_with(allowed.as_str()))
+    }
+
+    pub fn allows_managed_policy(&self, arn: &str) -> bool {
+        match &self.managed_policy_allowlist {
+            None => true,
+            Some(patterns) => patterns.iter().any(|p| glob_match(p, arn)),
+        }
+    }
+}
+
+/// `*` matches any run of characters, everything else itself (as IAM's ArnLike does).
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for middle in &parts[1..parts.len() - 1] {
+        match rest.find(middle) {
+            Some(i) => rest = &rest[i + middle.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Settings, ValidationError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        assert_eq!(from(&[]).unwrap(), Settings::default());
+        let s = from(&[
+            ("TRUSTLINK_ROLE_PATHS", "/trustlink/, /cross-account/"),
+            (
+                "TRUSTLINK_MANAGED_POLICY_ALLOWLIST",
+                "arn:aws:iam::aws:policy/ReadOnlyAccess,arn:aws:iam::*:policy/team/*",
+            ),
+        ])
+        .unwrap();
+        assert!(s.allows_role_path("/cross-account/"));
+        assert!(s.allows_role_path("/trustlink/partners/"));
+        assert!(!s.allows_role_path("/"));
+        assert!(s.allows_managed_policy("arn:aws:iam::aws:policy/ReadOnlyAccess"));
+        assert!(s.allows_managed_policy("arn:aws:iam::111122223333:policy/team/S3"));
+        assert!(!s.allows_managed_policy("arn:aws:iam::aws:policy/AdministratorAccess"));
+        assert!(Settings::default()
+            .allows_managed_policy("arn:aws:iam::aws:policy/AdministratorAccess"));
+    }
+
+    #[test]
+    fn bad_settings_name_the_variable() {
+        assert_eq!(
+            from(&[("TRUSTLINK_ROLE_PATHS", "trustlink")])
+                .unwrap_err()
+                .field,
+            "TRUSTLINK_ROLE_PATHS"
+        );
+        assert_eq!(
+            from(&[("TRUSTLINK_ADMIN_ROLE_NAME", "a b")])
+                .unwrap_err()
+                .field,
+            "TRUSTLINK_ADMIN_ROLE_NAME"
+        );
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("a*c", "abbbc"));
+        assert!(glob_match("*", ""));
+        assert!(glob_match("a*b*c", "a-b-c"));
+        assert!(!glob_match("a*b*c", "a-c-b"));
+        assert!(!glob_match("abc", "abcd"));
+        assert!(!glob_match("ab*ba", "aba"));
+    }
+}
