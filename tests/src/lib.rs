@@ -7,6 +7,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+pub mod cfn;
+pub mod http;
+pub mod lambda_api;
 use aws_credential_types::Credentials;
 
 pub const HUB_ACCOUNT: &str = "123456789012";
@@ -107,13 +111,16 @@ pub fn function_env() -> Vec<(String, String)> {
     vec![
         ("AWS_ENDPOINT_URL".into(), moto().endpoint()),
         ("AWS_REGION".into(), REGION.into()),
+        // The AWS CLI v1 reads only this one.
+        ("AWS_DEFAULT_REGION".into(), REGION.into()),
         ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
         ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
     ]
 }
 
-/// Everything logged through `tracing` in this process, at every level down to TRACE
-/// (the SDK's own logs included), kept to be scanned for secrets.
+/// Everything logged through `tracing` in this process at the most verbose setting an
+/// operator can choose (`RUST_LOG=trace`, with the functions' own caps on the SDK and HTTP
+/// crates), kept to be scanned for secrets.
 #[derive(Clone, Default)]
 pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
 
@@ -141,7 +148,7 @@ pub fn capture_logs() -> LogCapture {
             let capture = LogCapture::default();
             let writer = capture.clone();
             tracing_subscriber::fmt()
-                .with_max_level(tracing::Level::TRACE)
+                .with_env_filter(trustlink_aws::logging::filter("trace"))
                 .with_writer(move || writer.clone())
                 .with_ansi(false)
                 .init();
@@ -228,4 +235,29 @@ pub fn aws_sdk_iam_client(config: &SdkConfig) -> aws_sdk_iam::Client {
 
 pub fn aws_sdk_sts_client(config: &SdkConfig) -> aws_sdk_sts::Client {
     aws_sdk_sts::Client::new(config)
+}
+
+/// Secrets the suite has produced, scanned for in everything logged.
+pub fn remember_secret(secret: &str) {
+    secrets_seen().lock().unwrap().push(secret.to_string());
+}
+
+fn secrets_seen() -> &'static Mutex<Vec<String>> {
+    static SEEN: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+    SEEN.get_or_init(Default::default)
+}
+
+/// Scans every line logged in this process so far for every secret produced so far, and for
+/// the ResponseURL signature. Each test calls it last, so the last test to finish has scanned
+/// what the whole suite logged.
+pub fn assert_logs_clean(logs: &LogCapture) {
+    let text = logs.text();
+    assert!(
+        !text.is_empty(),
+        "the log capture saw nothing: it is not working"
+    );
+    let seen = secrets_seen().lock().unwrap().clone();
+    let mut all: Vec<&str> = seen.iter().map(String::as_str).collect();
+    all.push(cfn::URL_SIGNATURE);
+    assert_no_secret_in("the logs", &text, &all);
 }

@@ -17,6 +17,9 @@ pub enum LinkError {
     },
     #[error("verification failed: {0}")]
     Verify(String),
+    /// Another delivery of the same request created `{0}` meanwhile (retried, then a Conflict).
+    #[error("{0} was created concurrently")]
+    Race(String),
 }
 
 pub(crate) trait AtStep<T> {

@@ -2,6 +2,8 @@
 
 pub mod error;
 pub mod link;
+pub mod resource;
 
 pub use error::LinkError;
 pub use link::{LinkOutput, LinkService, Mode, VerifyBounds};
+pub use resource::TrustLinkResource;

@@ -289,7 +289,29 @@ impl<C: Cloud> LinkService<C> {
         }))
     }
 
+    /// A duplicate delivery running at the same time may create a piece between our read and
+    /// our write; after rolling back our own part, converge onto what it made.
     async fn apply(&self, spec: &LinkSpec, mode: Mode<'_>) -> Result<LinkOutput, LinkError> {
+        let mut attempt = 1;
+        loop {
+            match self.apply_once(spec, mode).await {
+                Err(LinkError::Race(what)) if attempt < 3 => {
+                    info!(link = %spec.link_name, what = %what, attempt, "another request created it meanwhile; converging");
+                    tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
+                    attempt += 1;
+                }
+                Err(LinkError::Race(what)) => {
+                    return Err(LinkError::Conflict(format!(
+                        "LinkName: {what} of link {} keeps being changed by another request",
+                        spec.link_name
+                    )))
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn apply_once(&self, spec: &LinkSpec, mode: Mode<'_>) -> Result<LinkOutput, LinkError> {
         let (trusting, role_arn) = self.role_arn(spec).await?;
         let role_name = spec.role_name().to_string();
         let trusted = spec.trusted_principal.account().clone();
@@ -483,9 +505,13 @@ impl<C: Cloud> LinkService<C> {
                     }
                     Err(e) if e.is_not_found() => {
                         let tags = BTreeMap::from([(tag::LINK.to_string(), link.to_string())]);
-                        iam.create_user(path, name, &tags)
-                            .await
-                            .at("iam:CreateUser")?;
+                        match iam.create_user(path, name, &tags).await {
+                            Ok(_) => {}
+                            Err(e) if e.is_already_exists() => {
+                                return Err(LinkError::Race("the trusted user".into()))
+                            }
+                            Err(e) => return Err(e).at("iam:CreateUser"),
+                        }
                         undo.push(Undo::User {
                             account: ctx.trusted.clone(),
                             name: name.clone(),
@@ -518,7 +544,13 @@ impl<C: Cloud> LinkService<C> {
                     permissions_boundary: spec.role.permissions_boundary.clone(),
                     tags: role_tags.clone(),
                 };
-                trusting_iam.create_role(&def).await.at("iam:CreateRole")?;
+                match trusting_iam.create_role(&def).await {
+                    Ok(_) => {}
+                    Err(e) if e.is_already_exists() => {
+                        return Err(LinkError::Race("the role".into()))
+                    }
+                    Err(e) => return Err(e).at("iam:CreateRole"),
+                }
                 undo.push(Undo::Role {
                     account: ctx.trusting.clone(),
                     name: ctx.role_name.to_string(),
@@ -739,9 +771,7 @@ impl<C: Cloud> LinkService<C> {
                     Ok(arn) => arn,
                     // A concurrent duplicate delivery got there first.
                     Err(e) if e.is_already_exists() => {
-                        return Err(LinkError::Conflict(format!(
-                            "LinkName: link {link} is being created by another request"
-                        )))
+                        return Err(LinkError::Race("the link secret".into()))
                     }
                     Err(e) => return Err(e).at("secretsmanager:CreateSecret"),
                 };
@@ -952,7 +982,16 @@ impl<C: Cloud> LinkService<C> {
                         None,
                     )
                     .await
-                    .at("secretsmanager:CreateSecret")?;
+                    .map_err(|e| {
+                        if e.is_already_exists() {
+                            LinkError::Race("the access key secret".into())
+                        } else {
+                            LinkError::Aws {
+                                step: "secretsmanager:CreateSecret",
+                                source: e,
+                            }
+                        }
+                    })?;
                 undo.push(Undo::Secret {
                     name: secret_name.to_string(),
                 });

@@ -9,6 +9,7 @@ use trustlink_domain::policy::parse_policy_document;
 use trustlink_domain::SecretAccessKey;
 
 use crate::error::map_sdk;
+use crate::ports::AwsResult as Result;
 use crate::ports::*;
 use crate::AwsError;
 

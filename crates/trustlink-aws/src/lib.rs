@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod config;
 mod error;
 mod iam;
+pub mod logging;
 pub mod ports;
 mod secrets;
 mod sts;

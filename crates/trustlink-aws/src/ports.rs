@@ -9,7 +9,7 @@ use trustlink_domain::{SecretAccessKey, SecretText, SessionToken};
 
 use crate::AwsError;
 
-pub type Result<T> = std::result::Result<T, AwsError>;
+pub type AwsResult<T> = std::result::Result<T, AwsError>;
 
 /// A role to create.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,63 +39,68 @@ pub struct RoleInfo {
 
 /// The trusting account's roles: the role itself, its trust policy, its permissions.
 pub trait Roles: Send + Sync {
-    fn create_role(&self, role: &RoleDefinition) -> impl Future<Output = Result<RoleInfo>> + Send;
-    fn get_role(&self, name: &str) -> impl Future<Output = Result<RoleInfo>> + Send;
+    fn create_role(
+        &self,
+        role: &RoleDefinition,
+    ) -> impl Future<Output = AwsResult<RoleInfo>> + Send;
+    fn get_role(&self, name: &str) -> impl Future<Output = AwsResult<RoleInfo>> + Send;
     fn update_trust_policy(
         &self,
         name: &str,
         policy: &Value,
-    ) -> impl Future<Output = Result<()>> + Send;
+    ) -> impl Future<Output = AwsResult<()>> + Send;
     /// Description and maximum session duration.
     fn update_role(
         &self,
         name: &str,
         description: Option<&str>,
         max_session_duration: Option<u32>,
-    ) -> impl Future<Output = Result<()>> + Send;
+    ) -> impl Future<Output = AwsResult<()>> + Send;
     fn set_permissions_boundary(
         &self,
         name: &str,
         boundary: Option<&str>,
-    ) -> impl Future<Output = Result<()>> + Send;
+    ) -> impl Future<Output = AwsResult<()>> + Send;
     fn tag_role(
         &self,
         name: &str,
         tags: &BTreeMap<String, String>,
-    ) -> impl Future<Output = Result<()>> + Send;
-    fn untag_role(&self, name: &str, keys: &[String]) -> impl Future<Output = Result<()>> + Send;
-    fn delete_role(&self, name: &str) -> impl Future<Output = Result<()>> + Send;
+    ) -> impl Future<Output = AwsResult<()>> + Send;
+    fn untag_role(&self, name: &str, keys: &[String])
+        -> impl Future<Output = AwsResult<()>> + Send;
+    fn delete_role(&self, name: &str) -> impl Future<Output = AwsResult<()>> + Send;
     fn attach_role_policy(
         &self,
         name: &str,
         policy_arn: &str,
-    ) -> impl Future<Output = Result<()>> + Send;
+    ) -> impl Future<Output = AwsResult<()>> + Send;
     fn detach_role_policy(
         &self,
         name: &str,
         policy_arn: &str,
-    ) -> impl Future<Output = Result<()>> + Send;
+    ) -> impl Future<Output = AwsResult<()>> + Send;
     fn list_attached_role_policies(
         &self,
         name: &str,
-    ) -> impl Future<Output = Result<Vec<String>>> + Send;
+    ) -> impl Future<Output = AwsResult<Vec<String>>> + Send;
     fn put_role_policy(
         &self,
         name: &str,
         policy_name: &str,
         document: &Value,
-    ) -> impl Future<Output = Result<()>> + Send;
+    ) -> impl Future<Output = AwsResult<()>> + Send;
     fn get_role_policy(
         &self,
         name: &str,
         policy_name: &str,
-    ) -> impl Future<Output = Result<Value>> + Send;
+    ) -> impl Future<Output = AwsResult<Value>> + Send;
     fn delete_role_policy(
         &self,
         name: &str,
         policy_name: &str,
-    ) -> impl Future<Output = Result<()>> + Send;
-    fn list_role_policies(&self, name: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
+    ) -> impl Future<Output = AwsResult<()>> + Send;
+    fn list_role_policies(&self, name: &str)
+        -> impl Future<Output = AwsResult<Vec<String>>> + Send;
 }
 
 /// Customer managed policies (the grant) and checks on AWS managed ones.
@@ -107,19 +112,19 @@ pub trait Policies: Send + Sync {
         name: &str,
         description: &str,
         document: &Value,
-    ) -> impl Future<Output = Result<String>> + Send;
+    ) -> impl Future<Output = AwsResult<String>> + Send;
     /// Whether a managed policy exists (AWS managed or customer managed).
-    fn policy_exists(&self, arn: &str) -> impl Future<Output = Result<bool>> + Send;
+    fn policy_exists(&self, arn: &str) -> impl Future<Output = AwsResult<bool>> + Send;
     /// The default version's document.
-    fn get_policy_document(&self, arn: &str) -> impl Future<Output = Result<Value>> + Send;
+    fn get_policy_document(&self, arn: &str) -> impl Future<Output = AwsResult<Value>> + Send;
     /// Makes `document` the default version, deleting older versions to stay under IAM's five.
     fn set_policy_document(
         &self,
         arn: &str,
         document: &Value,
-    ) -> impl Future<Output = Result<()>> + Send;
+    ) -> impl Future<Output = AwsResult<()>> + Send;
     /// Deletes the policy and all its versions (it must be detached first).
-    fn delete_policy(&self, arn: &str) -> impl Future<Output = Result<()>> + Send;
+    fn delete_policy(&self, arn: &str) -> impl Future<Output = AwsResult<()>> + Send;
 }
 
 /// The trusted account's principals: users trustlink may create, and attaching the grant.
@@ -129,23 +134,23 @@ pub trait Users: Send + Sync {
         path: &str,
         name: &str,
         tags: &BTreeMap<String, String>,
-    ) -> impl Future<Output = Result<UserInfo>> + Send;
-    fn get_user(&self, name: &str) -> impl Future<Output = Result<UserInfo>> + Send;
-    fn delete_user(&self, name: &str) -> impl Future<Output = Result<()>> + Send;
+    ) -> impl Future<Output = AwsResult<UserInfo>> + Send;
+    fn get_user(&self, name: &str) -> impl Future<Output = AwsResult<UserInfo>> + Send;
+    fn delete_user(&self, name: &str) -> impl Future<Output = AwsResult<()>> + Send;
     fn attach_user_policy(
         &self,
         user: &str,
         policy_arn: &str,
-    ) -> impl Future<Output = Result<()>> + Send;
+    ) -> impl Future<Output = AwsResult<()>> + Send;
     fn detach_user_policy(
         &self,
         user: &str,
         policy_arn: &str,
-    ) -> impl Future<Output = Result<()>> + Send;
+    ) -> impl Future<Output = AwsResult<()>> + Send;
     fn list_attached_user_policies(
         &self,
         user: &str,
-    ) -> impl Future<Output = Result<Vec<String>>> + Send;
+    ) -> impl Future<Output = AwsResult<Vec<String>>> + Send;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,27 +185,28 @@ pub struct NewAccessKey {
 
 pub trait AccessKeys: Send + Sync {
     /// IAM allows two keys per user; a third surfaces as [`AwsError::LimitExceeded`].
-    fn create_access_key(&self, user: &str) -> impl Future<Output = Result<NewAccessKey>> + Send;
+    fn create_access_key(&self, user: &str)
+        -> impl Future<Output = AwsResult<NewAccessKey>> + Send;
     fn list_access_keys(
         &self,
         user: &str,
-    ) -> impl Future<Output = Result<Vec<AccessKeyInfo>>> + Send;
+    ) -> impl Future<Output = AwsResult<Vec<AccessKeyInfo>>> + Send;
     fn set_access_key_status(
         &self,
         user: &str,
         key_id: &str,
         status: KeyStatus,
-    ) -> impl Future<Output = Result<()>> + Send;
+    ) -> impl Future<Output = AwsResult<()>> + Send;
     fn delete_access_key(
         &self,
         user: &str,
         key_id: &str,
-    ) -> impl Future<Output = Result<()>> + Send;
+    ) -> impl Future<Output = AwsResult<()>> + Send;
     /// When the key was last used (epoch seconds), if ever.
     fn access_key_last_used(
         &self,
         key_id: &str,
-    ) -> impl Future<Output = Result<Option<i64>>> + Send;
+    ) -> impl Future<Output = AwsResult<Option<i64>>> + Send;
 }
 
 /// A version of a secret with its staging labels.
@@ -253,14 +259,16 @@ pub trait Secrets: Send + Sync {
         tags: &BTreeMap<String, String>,
         kms_key_id: Option<&str>,
         request_token: Option<&str>,
-    ) -> impl Future<Output = Result<String>> + Send;
-    fn describe_secret(&self, name: &str)
-        -> impl Future<Output = Result<SecretDescription>> + Send;
+    ) -> impl Future<Output = AwsResult<String>> + Send;
+    fn describe_secret(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = AwsResult<SecretDescription>> + Send;
     fn get_secret_value(
         &self,
         name: &str,
         stage: &str,
-    ) -> impl Future<Output = Result<SecretValue>> + Send;
+    ) -> impl Future<Output = AwsResult<SecretValue>> + Send;
     /// Adds a version with the given stages. Repeating the same `request_token` with the same
     /// text is a no-op, which makes a retried step idempotent. Returns the version id.
     fn put_secret_value(
@@ -269,7 +277,7 @@ pub trait Secrets: Send + Sync {
         text: &SecretText,
         stages: &[&str],
         request_token: &str,
-    ) -> impl Future<Output = Result<String>> + Send;
+    ) -> impl Future<Output = AwsResult<String>> + Send;
     /// Moves `stage` to `to_version`, taking it from `from_version` (required when another
     /// version holds it).
     fn move_stage(
@@ -278,33 +286,35 @@ pub trait Secrets: Send + Sync {
         stage: &str,
         to_version: &str,
         from_version: Option<&str>,
-    ) -> impl Future<Output = Result<()>> + Send;
+    ) -> impl Future<Output = AwsResult<()>> + Send;
     fn remove_stage(
         &self,
         name: &str,
         stage: &str,
         from_version: &str,
-    ) -> impl Future<Output = Result<()>> + Send;
+    ) -> impl Future<Output = AwsResult<()>> + Send;
     fn put_resource_policy(
         &self,
         name: &str,
         policy: &Value,
-    ) -> impl Future<Output = Result<()>> + Send;
+    ) -> impl Future<Output = AwsResult<()>> + Send;
     fn tag_secret(
         &self,
         name: &str,
         tags: &BTreeMap<String, String>,
-    ) -> impl Future<Output = Result<()>> + Send;
+    ) -> impl Future<Output = AwsResult<()>> + Send;
     /// Schedules deletion (`recovery_days`) or, with `None`, deletes at once.
     fn delete_secret(
         &self,
         name: &str,
         recovery_days: Option<i64>,
-    ) -> impl Future<Output = Result<()>> + Send;
-    fn restore_secret(&self, name: &str) -> impl Future<Output = Result<()>> + Send;
+    ) -> impl Future<Output = AwsResult<()>> + Send;
+    fn restore_secret(&self, name: &str) -> impl Future<Output = AwsResult<()>> + Send;
     /// Every secret whose name starts with `prefix`.
-    fn list_secrets(&self, prefix: &str)
-        -> impl Future<Output = Result<Vec<SecretSummary>>> + Send;
+    fn list_secrets(
+        &self,
+        prefix: &str,
+    ) -> impl Future<Output = AwsResult<Vec<SecretSummary>>> + Send;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -323,13 +333,13 @@ pub struct CallerIdentity {
 
 /// STS with this port's credentials.
 pub trait Sts: Send + Sync {
-    fn caller_identity(&self) -> impl Future<Output = Result<CallerIdentity>> + Send;
+    fn caller_identity(&self) -> impl Future<Output = AwsResult<CallerIdentity>> + Send;
     fn assume_role(
         &self,
         role_arn: &str,
         session_name: &str,
         external_id: Option<&str>,
-    ) -> impl Future<Output = Result<Credentials>> + Send;
+    ) -> impl Future<Output = AwsResult<Credentials>> + Send;
 }
 
 /// Where a handler acts: IAM of any account, STS as a given identity, the hub's secrets.
@@ -339,11 +349,11 @@ pub trait Cloud: Send + Sync {
     type Secrets: Secrets + Clone + Send + Sync + 'static;
 
     /// The account the function runs in.
-    fn home_account(&self) -> impl Future<Output = Result<trustlink_domain::AccountId>> + Send;
+    fn home_account(&self) -> impl Future<Output = AwsResult<trustlink_domain::AccountId>> + Send;
     fn iam(
         &self,
         account: &trustlink_domain::AccountId,
-    ) -> impl Future<Output = Result<Self::Iam>> + Send;
+    ) -> impl Future<Output = AwsResult<Self::Iam>> + Send;
     fn secrets(&self) -> Self::Secrets;
     /// STS as whoever holds `credentials` (a link's key, an assumed session).
     fn sts_as(&self, credentials: &Credentials) -> Self::Sts;

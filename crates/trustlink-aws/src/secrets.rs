@@ -8,6 +8,7 @@ use serde_json::Value;
 use trustlink_domain::SecretText;
 
 use crate::error::map_sdk;
+use crate::ports::AwsResult as Result;
 use crate::ports::*;
 use crate::AwsError;
 

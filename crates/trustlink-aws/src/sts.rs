@@ -4,7 +4,7 @@ use aws_sdk_sts::Client;
 use trustlink_domain::{SecretAccessKey, SessionToken};
 
 use crate::error::map_sdk;
-use crate::ports::{CallerIdentity, Credentials, Result, Sts};
+use crate::ports::{AwsResult as Result, CallerIdentity, Credentials, Sts};
 use crate::AwsError;
 
 #[derive(Clone, Debug)]
