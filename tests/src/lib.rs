@@ -9,8 +9,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 pub mod cfn;
+pub mod faults;
 pub mod http;
 pub mod lambda_api;
+pub mod links;
 use aws_credential_types::Credentials;
 
 pub const HUB_ACCOUNT: &str = "123456789012";

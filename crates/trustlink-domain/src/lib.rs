@@ -5,6 +5,7 @@ pub mod error;
 pub mod policy;
 mod props;
 pub mod record;
+pub mod rotation;
 pub mod rules;
 pub mod secret;
 pub mod settings;

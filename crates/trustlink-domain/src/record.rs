@@ -39,6 +39,8 @@ pub mod tag {
     pub const EXTERNAL_ID_ROTATED_AT: &str = "trustlink:external-id-rotated-at";
     /// Epoch seconds of the last access key change.
     pub const ACCESS_KEY_ROTATED_AT: &str = "trustlink:access-key-rotated-at";
+    /// On the access key secret while a key is being created: the user's key ids before it.
+    pub const KEYS_BEFORE_CREATE: &str = "trustlink:keys-before-create";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,60 @@
+//! The `rotator` function: rotates external IDs and access keys without a lockout.
+
+pub mod clock;
+pub mod command;
+pub mod report;
+pub mod rotate;
+
+pub use clock::{Clock, OffsetClock, SystemClock};
+pub use command::Command;
+pub use report::{Action, RunReport};
+pub use rotate::{Limits, Rotator};
+
+use serde_json::Value;
+use trustlink_aws::ports::Cloud;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RotatorError {
+    #[error("{0}")]
+    BadCommand(String),
+    #[error("listing the links failed: {0}")]
+    Discovery(#[from] trustlink_aws::AwsError),
+    /// Scheduled runs fail when a link failed, so the alarm and the on-failure destination see it.
+    #[error("{failed} of {total} links failed: {names}")]
+    LinksFailed {
+        failed: usize,
+        total: usize,
+        names: String,
+    },
+}
+
+/// One invocation: the scheduled event rotates what is due; console events force, filter or
+/// dry-run. Returns the run's report as JSON.
+pub async fn handle<C: Cloud>(rotator: &Rotator<C>, event: &Value) -> Result<Value, RotatorError> {
+    let command = Command::from_event(event).map_err(RotatorError::BadCommand)?;
+    let report = rotator.run(&command).await?;
+    let failed = report.failed_links();
+    if command.scheduled && !failed.is_empty() {
+        return Err(RotatorError::LinksFailed {
+            failed: failed.len(),
+            total: report.links.len(),
+            names: failed.join(", "),
+        });
+    }
+    Ok(serde_json::to_value(&report).expect("the report serialises"))
+}
+
+/// How Lambda reports the error: its kind as the type, its text (never a secret) as the message.
+impl From<RotatorError> for lambda_runtime::Diagnostic {
+    fn from(e: RotatorError) -> Self {
+        let error_type = match &e {
+            RotatorError::BadCommand(_) => "BadCommand",
+            RotatorError::Discovery(_) => "Discovery",
+            RotatorError::LinksFailed { .. } => "LinksFailed",
+        };
+        lambda_runtime::Diagnostic {
+            error_type: error_type.into(),
+            error_message: e.to_string(),
+        }
+    }
+}

@@ -1,0 +1,572 @@
+//! The rotator against moto: full cycles of both rotations, holds, room-making, dry runs,
+//! concurrent runs, and a crash at every step boundary of both rotations.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use rotator::{Limits, OffsetClock, Rotator};
+use serde_json::{json, Value};
+use trustlink_aws::ports::{AccessKeys, KeyStatus, Policies, Roles, Secrets, Sts, AWSPREVIOUS};
+use trustlink_aws::AccountAccess;
+use trustlink_domain::policy;
+use trustlink_domain::record;
+use trustlink_domain::rotation::HOUR;
+use trustlink_tests::faults::{Faults, FaultyCloud, When};
+use trustlink_tests::links::*;
+use trustlink_tests::*;
+
+fn limits() -> Limits {
+    Limits {
+        concurrency: 4,
+        verify_attempts: 5,
+        verify_delay: Duration::from_millis(100),
+    }
+}
+
+fn rotator_for<C: trustlink_aws::ports::Cloud>(cloud: C, clock: &OffsetClock) -> Rotator<C> {
+    Rotator::new(cloud, Arc::new(clock.clone()), limits())
+}
+
+async fn run<C: trustlink_aws::ports::Cloud>(r: &Rotator<C>, event: Value) -> Value {
+    rotator::handle(r, &event)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn force(link: &Link) -> Value {
+    json!({"Force": true, "Links": [link.name]})
+}
+
+fn only(link: &Link) -> Value {
+    json!({"Links": [link.name]})
+}
+
+fn action<'a>(report: &'a Value, kind: &str) -> &'a str {
+    report["links"][0][kind]["action"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+fn rotation() -> Value {
+    json!({"ExternalIdDays": 90, "AccessKeyDays": 90, "GraceHours": 24})
+}
+
+#[tokio::test]
+async fn external_id_full_cycle() {
+    let logs = capture_logs();
+    let access = access().await;
+    let link = create_link(&access, "rot-ext-", false, rotation()).await;
+    let clock = OffsetClock::default();
+    let r = rotator_for(access.clone(), &clock);
+    let old = current_external_id(&access, &link).await;
+
+    let report = run(&r, force(&link)).await;
+    assert_eq!(action(&report, "external_id"), "rotated", "{report:#}");
+    let new = current_external_id(&access, &link).await;
+    remember_secret(&new);
+    assert_ne!(new, old);
+    let mut both = vec![old.clone(), new.clone()];
+    both.sort();
+    assert_eq!(
+        accepted_ids(&access, &link).await,
+        both,
+        "both IDs are accepted during the grace period"
+    );
+    assert_eq!(
+        external_id_at(&access, &link, AWSPREVIOUS).await.as_deref(),
+        Some(old.as_str())
+    );
+    let role = access
+        .iam(&account(TRUSTING))
+        .await
+        .unwrap()
+        .get_role(&link.role)
+        .await
+        .unwrap();
+    assert!(
+        policy::admits(&role.trust_policy, &link.principal, &old)
+            && policy::admits(&role.trust_policy, &link.principal, &new)
+    );
+    assert_eq!(
+        role.trust_policy["Statement"][0]["Action"], "sts:AssumeRole",
+        "the rest of the policy is kept"
+    );
+
+    // Before the grace period ends nothing changes.
+    clock.advance(23 * HOUR);
+    let trust_before = role.trust_policy.clone();
+    let report = run(&r, only(&link)).await;
+    assert_eq!(action(&report, "external_id"), "waiting", "{report:#}");
+    let role = access
+        .iam(&account(TRUSTING))
+        .await
+        .unwrap()
+        .get_role(&link.role)
+        .await
+        .unwrap();
+    assert_eq!(role.trust_policy, trust_before);
+
+    // After it, only the new ID is accepted.
+    clock.advance(2 * HOUR);
+    let report = run(&r, only(&link)).await;
+    assert_eq!(action(&report, "external_id"), "retired", "{report:#}");
+    assert_eq!(accepted_ids(&access, &link).await, vec![new.clone()]);
+    assert_invariants(&access, &link, "after the cycle").await;
+    let report = run(&r, only(&link)).await;
+    assert_eq!(
+        action(&report, "external_id"),
+        "skipped",
+        "settled: {report:#}"
+    );
+    assert_logs_clean(&logs);
+}
+
+#[tokio::test]
+async fn access_key_full_cycle_with_grant_updates() {
+    let logs = capture_logs();
+    let access = access().await;
+    let link = create_link(&access, "rot-key-", true, rotation()).await;
+    let clock = OffsetClock::default();
+    let r = rotator_for(access.clone(), &clock);
+    let user = link.user.clone().unwrap();
+    let iam = access.iam(&account(TRUSTED)).await.unwrap();
+    let old_key = current_key(&access, &link).await;
+    let old_id = current_external_id(&access, &link).await;
+
+    let report = run(&r, force(&link)).await;
+    assert_eq!(action(&report, "access_key"), "rotated", "{report:#}");
+    assert_eq!(action(&report, "external_id"), "rotated", "{report:#}");
+    let new_key = current_key(&access, &link).await;
+    assert_ne!(new_key.access_key_id, old_key.access_key_id);
+    let me = access
+        .sts_as(&credentials(&new_key))
+        .caller_identity()
+        .await
+        .unwrap();
+    assert_eq!(me.arn, link.principal, "the new AWSCURRENT key works");
+    let status = |keys: &Vec<trustlink_aws::ports::AccessKeyInfo>, id: &str| {
+        keys.iter().find(|k| k.id == id).map(|k| k.status)
+    };
+    let keys = iam.list_access_keys(&user).await.unwrap();
+    assert_eq!(
+        status(&keys, &old_key.access_key_id),
+        Some(KeyStatus::Active),
+        "the old key works during the grace period"
+    );
+    // The grant follows the external ID: both accepted.
+    let new_id = current_external_id(&access, &link).await;
+    let grant = format!(
+        "arn:aws:iam::{TRUSTED}:policy/trustlink/TrustLink-{}",
+        link.name
+    );
+    let doc = iam.get_policy_document(&grant).await.unwrap();
+    let mut ids = vec![old_id.clone(), new_id.clone()];
+    ids.sort();
+    let mut got: Vec<String> = serde_json::from_value(
+        doc["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"].clone(),
+    )
+    .unwrap();
+    got.sort();
+    assert_eq!(got, ids);
+
+    clock.advance(25 * HOUR);
+    let report = run(&r, only(&link)).await;
+    assert_eq!(action(&report, "access_key"), "deactivated", "{report:#}");
+    let keys = iam.list_access_keys(&user).await.unwrap();
+    assert_eq!(
+        status(&keys, &old_key.access_key_id),
+        Some(KeyStatus::Inactive)
+    );
+    assert_eq!(
+        status(&keys, &new_key.access_key_id),
+        Some(KeyStatus::Active)
+    );
+
+    clock.advance(24 * HOUR);
+    let report = run(&r, only(&link)).await;
+    assert_eq!(action(&report, "access_key"), "deleted", "{report:#}");
+    assert_settled(
+        &access,
+        &link,
+        &old_id,
+        Some(&old_key.access_key_id),
+        "after the key cycle",
+    )
+    .await;
+    assert_eq!(
+        iam.get_policy_document(&grant).await.unwrap()["Statement"][0]["Condition"]["StringEquals"]
+            ["sts:ExternalId"],
+        json!(new_id)
+    );
+    assert_logs_clean(&logs);
+}
+
+#[tokio::test]
+async fn an_old_key_used_after_the_switch_is_held_and_reported() {
+    let logs = capture_logs();
+    let access = access().await;
+    let link = create_link(&access, "rot-hold-", true, rotation()).await;
+    let clock = OffsetClock::default();
+    let r = rotator_for(access.clone(), &clock);
+    let old_key = current_key(&access, &link).await;
+    run(&r, force(&link)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await; // last-used times have one-second resolution
+                                                           // A consumer still uses the old key after the switch.
+    access
+        .sts_as(&credentials(&old_key))
+        .caller_identity()
+        .await
+        .unwrap();
+
+    clock.advance(25 * HOUR);
+    let report = run(&r, only(&link)).await;
+    assert_eq!(action(&report, "access_key"), "held", "{report:#}");
+    let detail = report["links"][0]["access_key"]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&old_key.access_key_id) && detail.contains("used"),
+        "{detail}"
+    );
+    let keys = access
+        .iam(&account(TRUSTED))
+        .await
+        .unwrap()
+        .list_access_keys(link.user.as_ref().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        keys.iter()
+            .find(|k| k.id == old_key.access_key_id)
+            .unwrap()
+            .status,
+        KeyStatus::Active,
+        "held active"
+    );
+    assert_eq!(report["summary"]["held"], json!(1));
+
+    let report = run(&r, json!({"Links": [link.name], "ReleaseHolds": true})).await;
+    assert_eq!(action(&report, "access_key"), "deactivated", "{report:#}");
+    assert_logs_clean(&logs);
+}
+
+#[tokio::test]
+async fn a_user_that_already_has_two_keys() {
+    let logs = capture_logs();
+    let access = access().await;
+    let clock = OffsetClock::default();
+    let r = rotator_for(access.clone(), &clock);
+    let iam = access.iam(&account(TRUSTED)).await.unwrap();
+
+    // An inactive second key is retired: it goes to make room.
+    let link = create_link(&access, "rot-room-", true, rotation()).await;
+    let user = link.user.clone().unwrap();
+    let extra = iam.create_access_key(&user).await.unwrap();
+    remember_secret(extra.secret.expose());
+    iam.set_access_key_status(&user, &extra.id, KeyStatus::Inactive)
+        .await
+        .unwrap();
+    let old_key = current_key(&access, &link).await;
+    let report = run(&r, force(&link)).await;
+    assert_eq!(action(&report, "access_key"), "rotated", "{report:#}");
+    let ids: Vec<String> = iam
+        .list_access_keys(&user)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.id)
+        .collect();
+    assert!(
+        !ids.contains(&extra.id) && ids.contains(&old_key.access_key_id) && ids.len() == 2,
+        "{ids:?}"
+    );
+
+    // An active second key is not ours to remove: held, and said why.
+    let link = create_link(&access, "rot-noroom-", true, rotation()).await;
+    let user = link.user.clone().unwrap();
+    let extra = iam.create_access_key(&user).await.unwrap();
+    remember_secret(extra.secret.expose());
+    let before = current_key(&access, &link).await;
+    let report = run(&r, force(&link)).await;
+    assert_eq!(action(&report, "access_key"), "held", "{report:#}");
+    assert!(report["links"][0]["access_key"]["detail"]
+        .as_str()
+        .unwrap()
+        .contains(&extra.id));
+    assert_eq!(
+        current_key(&access, &link).await.access_key_id,
+        before.access_key_id
+    );
+    assert_eq!(
+        iam.list_access_keys(&user).await.unwrap().len(),
+        2,
+        "nothing deleted"
+    );
+    assert_invariants(&access, &link, "held for room").await;
+    assert_logs_clean(&logs);
+}
+
+/// Everything a rotation could change, to compare before and after.
+async fn snapshot(access: &AccountAccess, link: &Link) -> Value {
+    let role = access
+        .iam(&account(TRUSTING))
+        .await
+        .unwrap()
+        .get_role(&link.role)
+        .await
+        .unwrap();
+    let secrets = access.secrets();
+    let mut s = json!({"trust": role.trust_policy});
+    for name in [
+        record::external_id_secret_name(&link.name),
+        record::access_key_secret_name(&link.name),
+    ] {
+        if let Ok(d) = secrets.describe_secret(&name).await {
+            let versions: Vec<Value> = d
+                .versions
+                .iter()
+                .map(|v| json!([v.version_id, v.stages]))
+                .collect();
+            s[name] = json!({"versions": versions, "tags": d.tags});
+        }
+    }
+    if let Some(user) = &link.user {
+        let keys = access
+            .iam(&account(TRUSTED))
+            .await
+            .unwrap()
+            .list_access_keys(user)
+            .await
+            .unwrap();
+        s["keys"] = json!(keys
+            .iter()
+            .map(|k| json!([k.id, format!("{:?}", k.status)]))
+            .collect::<Vec<_>>());
+    }
+    s
+}
+
+#[tokio::test]
+async fn a_dry_run_changes_nothing() {
+    let logs = capture_logs();
+    let access = access().await;
+    let link = create_link(&access, "rot-dry-", true, rotation()).await;
+    let clock = OffsetClock::default();
+    let r = rotator_for(access.clone(), &clock);
+    let before = snapshot(&access, &link).await;
+    let report = run(
+        &r,
+        json!({"Force": true, "DryRun": true, "Links": [link.name]}),
+    )
+    .await;
+    assert_eq!(report["dry_run"], json!(true));
+    assert_eq!(action(&report, "external_id"), "planned", "{report:#}");
+    assert_eq!(action(&report, "access_key"), "planned", "{report:#}");
+    assert!(report["links"][0]["external_id"]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("CreatePending"));
+    assert_eq!(
+        snapshot(&access, &link).await,
+        before,
+        "a dry run changes nothing"
+    );
+    assert_logs_clean(&logs);
+}
+
+#[tokio::test]
+async fn two_runs_at_once_leave_a_consistent_result() {
+    let logs = capture_logs();
+    let access = access().await;
+    let link = create_link(&access, "rot-twice-", true, rotation()).await;
+    let clock = OffsetClock::default();
+    let (a, b) = (
+        rotator_for(access.clone(), &clock),
+        rotator_for(access.clone(), &clock),
+    );
+    let old_id = current_external_id(&access, &link).await;
+    let old_key = current_key(&access, &link).await;
+    let event = force(&link);
+    let (ra, rb) = tokio::join!(rotator::handle(&a, &event), rotator::handle(&b, &event));
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    assert!(
+        action(&ra, "external_id") == "rotated" || action(&rb, "external_id") == "rotated",
+        "one of them rotated:\n{ra:#}\n{rb:#}"
+    );
+    assert_invariants(&access, &link, "after two runs at once").await;
+    for _ in 0..3 {
+        clock.advance(25 * HOUR);
+        run(&a, only(&link)).await;
+    }
+    assert_settled(
+        &access,
+        &link,
+        &old_id,
+        Some(&old_key.access_key_id),
+        "after two runs at once settle",
+    )
+    .await;
+    assert_logs_clean(&logs);
+}
+
+/// The steps of a whole rotation (both kinds, through both grace periods) that write or
+/// verify, as (op, nth call): the boundaries where a run can stop.
+async fn boundaries(access: &AccountAccess) -> Vec<(&'static str, u32)> {
+    let link = create_link(access, "rot-probe-", true, rotation()).await;
+    let faults = Faults::new();
+    let clock = OffsetClock::default();
+    let r = rotator_for(FaultyCloud::new(access.clone(), faults.clone()), &clock);
+    scenario(&r, &clock, &link).await;
+    let mut seen = std::collections::HashMap::new();
+    let mut out = Vec::new();
+    for op in faults.calls() {
+        let n = seen.entry(op).or_insert(0u32);
+        *n += 1;
+        let steps = [
+            "put_secret_value",
+            "update_trust_policy",
+            "set_policy_document",
+            "move_stage",
+            "remove_stage",
+            "tag_secret",
+            "create_access_key",
+            "delete_access_key",
+            "set_access_key_status",
+            "caller_identity",
+            "assume_role",
+        ];
+        if steps.contains(&op) {
+            out.push((op, *n));
+        }
+    }
+    out
+}
+
+/// A forced rotation, then runs through both grace periods.
+async fn scenario<C: trustlink_aws::ports::Cloud>(
+    r: &Rotator<C>,
+    clock: &OffsetClock,
+    link: &Link,
+) {
+    let _ = rotator::handle(r, &force(link)).await;
+    for _ in 0..3 {
+        clock.advance(25 * HOUR);
+        let _ = rotator::handle(r, &only(link)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_run_stopped_at_any_step_keeps_the_invariants_and_a_rerun_converges() {
+    let logs = capture_logs();
+    let access = access().await;
+    let boundaries = boundaries(&access).await;
+    assert!(
+        boundaries.len() >= 15,
+        "both rotations have their steps: {boundaries:?}"
+    );
+    let cases: Vec<(&'static str, u32, When)> = boundaries
+        .iter()
+        .flat_map(|(op, n)| [(*op, *n, When::Before), (*op, *n, When::After)])
+        .collect();
+    let results: Vec<()> = futures::stream::iter(cases.clone())
+        .map(|(op, nth, when)| {
+            let access = access.clone();
+            async move {
+                let case = format!("{op} #{nth} {when:?}");
+                let link = create_link(&access, "rot-crash-", true, rotation()).await;
+                let old_id = current_external_id(&access, &link).await;
+                let old_key = current_key(&access, &link).await.access_key_id;
+                let faults = Faults::new();
+                faults.arm(op, nth, when);
+                let clock = OffsetClock::default();
+                let r = rotator_for(FaultyCloud::new(access.clone(), faults.clone()), &clock);
+                // Runs until the fault strikes; the invariants hold after every run.
+                let _ = rotator::handle(&r, &force(&link)).await;
+                assert_invariants(&access, &link, &format!("{case}: after the first run")).await;
+                for _ in 0..3 {
+                    if faults.fired() {
+                        break;
+                    }
+                    clock.advance(25 * HOUR);
+                    let _ = rotator::handle(&r, &only(&link)).await;
+                    assert_invariants(&access, &link, &format!("{case}: after a later run")).await;
+                }
+                assert!(faults.fired(), "{case}: the fault never struck");
+                // Reruns converge: rotated, nothing lost, nothing duplicated. Force only if
+                // the stopped run never got the rotation going.
+                faults.disarm();
+                let key_secret = record::access_key_secret_name(&link.name);
+                let id_started = current_external_id(&access, &link).await != old_id
+                    || external_id_at(&access, &link, trustlink_aws::ports::AWSPENDING)
+                        .await
+                        .is_some();
+                let key_started = current_key(&access, &link).await.access_key_id != old_key
+                    || access
+                        .secrets()
+                        .get_secret_value(&key_secret, trustlink_aws::ports::AWSPENDING)
+                        .await
+                        .is_ok();
+                let started = id_started && key_started;
+                let _ =
+                    rotator::handle(&r, &if started { only(&link) } else { force(&link) }).await;
+                assert_invariants(&access, &link, &format!("{case}: after the rerun")).await;
+                for _ in 0..3 {
+                    clock.advance(25 * HOUR);
+                    let _ = rotator::handle(&r, &only(&link)).await;
+                }
+                assert_settled(
+                    &access,
+                    &link,
+                    &old_id,
+                    Some(&old_key),
+                    &format!("{case}: after reruns"),
+                )
+                .await;
+            }
+        })
+        .buffer_unordered(12)
+        .collect()
+        .await;
+    assert_eq!(results.len(), cases.len());
+    assert_logs_clean(&logs);
+}
+
+#[tokio::test]
+async fn console_commands_are_checked() {
+    let access = access().await;
+    let r = rotator_for(access, &OffsetClock::default());
+    let e = rotator::handle(&r, &json!({"Froce": true}))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("unknown field `Froce`"), "{e}");
+    let report = run(&r, json!({"Links": ["no-such-link-anywhere"]})).await;
+    assert_eq!(action(&report, "external_id"), "failed");
+    assert!(report["links"][0]["external_id"]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("no link named no-such-link-anywhere"));
+}
+
+#[test]
+fn the_rotator_event_files_parse() {
+    for name in [
+        "scheduled.json",
+        "force-one.json",
+        "force-all.json",
+        "dry-run.json",
+    ] {
+        let path = workspace_root().join("events/rotator").join(name);
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let event: Value = serde_json::from_str(&text).unwrap();
+        let c = rotator::Command::from_event(&event).unwrap_or_else(|e| panic!("{name}: {e}"));
+        match name {
+            "scheduled.json" => assert!(c.scheduled),
+            "force-one.json" => {
+                assert!(c.ask.force && c.links.as_ref().is_some_and(|l| l.len() == 1))
+            }
+            "force-all.json" => assert!(c.ask.force && c.links.is_none()),
+            _ => assert!(c.dry_run),
+        }
+    }
+}
