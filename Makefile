@@ -27,6 +27,22 @@ lint:
 fmt:
 	cargo fmt --all
 
+## arm64 bootstraps of every function in infra/template.yaml (.aws-sam/build/<LogicalId>/bootstrap):
+## sam build runs cargo lambda (zig from .venv cross-compiles; no Docker), then
+## tools/check_build.sh checks each one. Offline once the crates and the aarch64 Rust target
+## are on this machine (the first run fetches what is missing).
+build: setup
+	@if command -v rustup >/dev/null && ! rustup target list --installed | grep -x aarch64-unknown-linux-gnu >/dev/null; then \
+	  rustup target add aarch64-unknown-linux-gnu; fi
+	cargo fetch --locked --target aarch64-unknown-linux-gnu --target x86_64-unknown-linux-gnu
+	SAM_CLI_TELEMETRY=0 CARGO_NET_OFFLINE=true \
+	  sam build --template-file infra/template.yaml --build-dir .aws-sam/build
+	tools/check_build.sh infra/template.yaml .aws-sam/build
+
+.PHONY: check-build
+check-build:
+	tools/check_build.sh infra/template.yaml .aws-sam/build
+
 ## A moto server for manual use: port in .tmp/moto.port, stopped by `make moto-stop`.
 moto-start: setup
 	@mkdir -p $(TMP)

@@ -611,7 +611,9 @@ class TestContract(unittest.TestCase):
             with self.subTest(function=logical):
                 self.assertEqual(self.res[logical]["Type"], "AWS::Serverless::Function")
                 self.assertEqual(
-                    dict(self.res[logical]["Metadata"]), {"BuildMethod": "rust-cargolambda", "Binary": binary}
+                    dict(self.res[logical]["Metadata"]),
+                    # SAM 1.170 reads the binary only from BuildProperties.
+                    {"BuildMethod": "rust-cargolambda", "BuildProperties": {"Binary": binary}},
                 )
                 p = self.fn(logical)
                 self.assertEqual(p["Runtime"], "provided.al2023")

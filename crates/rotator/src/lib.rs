@@ -20,11 +20,12 @@ pub enum RotatorError {
     #[error("listing the links failed: {0}")]
     Discovery(#[from] trustlink_aws::AwsError),
     /// Scheduled runs fail when a link failed, so the alarm and the on-failure destination see it.
-    #[error("{failed} of {total} links failed: {names}")]
+    #[error("{failed} of {total} links failed ({names}); first: {first}")]
     LinksFailed {
         failed: usize,
         total: usize,
         names: String,
+        first: String,
     },
 }
 
@@ -39,6 +40,7 @@ pub async fn handle<C: Cloud>(rotator: &Rotator<C>, event: &Value) -> Result<Val
             failed: failed.len(),
             total: report.links.len(),
             names: failed.join(", "),
+            first: report.first_failure().unwrap_or_default(),
         });
     }
     Ok(serde_json::to_value(&report).expect("the report serialises"))

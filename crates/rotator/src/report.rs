@@ -88,6 +88,16 @@ impl RunReport {
         }
     }
 
+    /// `link: why` of the first failure, for an error message.
+    pub fn first_failure(&self) -> Option<String> {
+        self.links.iter().find_map(|l| {
+            std::iter::once(&l.external_id)
+                .chain(l.access_key.as_ref())
+                .find(|r| r.action == Action::Failed)
+                .map(|r| format!("{}: {}", l.link, r.detail))
+        })
+    }
+
     pub fn failed_links(&self) -> Vec<&str> {
         self.links
             .iter()

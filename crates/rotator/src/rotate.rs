@@ -15,8 +15,8 @@ use trustlink_aws::AwsError;
 use trustlink_domain::policy::{self, Principal};
 use trustlink_domain::record::{self, tag, AccessKeySecret, ExternalIdSecret, LinkRecord};
 use trustlink_domain::rotation::{
-    next_access_key_step, next_external_id_step, AccessKeyStep, AccessKeyView, Ask, ExternalIdStep,
-    ExternalIdView, KeyView, Periods,
+    next_access_key_step, next_external_id_step, AccessKeyStep, AccessKeyView, Ask, Creating,
+    ExternalIdStep, ExternalIdView, KeyView, Periods,
 };
 use trustlink_domain::{AccountId, ExternalId, Timestamp};
 
@@ -195,6 +195,7 @@ impl<C: Cloud> Rotator<C> {
     }
 
     async fn observe_external_id(&self, rec: &LinkRecord) -> StepResult<(ExternalIdView, SeenId)> {
+        let rec = &self.fresh_record(rec).await?;
         let secrets = self.cloud.secrets();
         let name = record::external_id_secret_name(&rec.link_name);
         let current = secrets.get_secret_value(&name, AWSCURRENT).await?;
@@ -287,9 +288,7 @@ impl<C: Cloud> Rotator<C> {
                 self.check_external_id(rec, seen, pending_id).await?;
                 // The switch time first: grace periods count from it, and a stamp that is
                 // early (the move then failed) only delays the next rotation.
-                let mut updated = rec.clone();
-                updated.external_id_rotated_at = Some(self.clock.now());
-                secrets.tag_secret(&name, &updated.to_tags()).await?;
+                self.stamp(&name, tag::EXTERNAL_ID_ROTATED_AT).await?;
                 secrets
                     .move_stage(
                         &name,
@@ -445,6 +444,7 @@ impl<C: Cloud> Rotator<C> {
     }
 
     async fn observe_access_key(&self, rec: &LinkRecord) -> StepResult<(AccessKeyView, SeenKey)> {
+        let rec = &self.fresh_record(rec).await?;
         let secrets = self.cloud.secrets();
         let name = record::access_key_secret_name(&rec.link_name);
         let current = secrets.get_secret_value(&name, AWSCURRENT).await?;
@@ -497,10 +497,9 @@ impl<C: Cloud> Rotator<C> {
                     active: k.status == KeyStatus::Active,
                 })
                 .collect(),
-            keys_before_create: tags
+            creating: tags
                 .get(tag::KEYS_BEFORE_CREATE)
-                .filter(|v| !v.is_empty())
-                .map(|v| v.split(',').map(String::from).collect()),
+                .and_then(|v| parse_creating(v)),
         };
         Ok((
             view,
@@ -554,8 +553,8 @@ impl<C: Cloud> Rotator<C> {
             AccessKeyStep::MakeRoom(id) => iam.delete_access_key(user, id).await?,
             AccessKeyStep::CreatePending => {
                 let before: Vec<&str> = view.keys.iter().map(|k| k.id.as_str()).collect();
-                self.set_creating(&name, seen, Some(before.join(",")))
-                    .await?;
+                let marker = format!("{}:{}", self.clock.now(), before.join(","));
+                self.set_creating(&name, seen, Some(marker)).await?;
                 let key = iam.create_access_key(user).await?;
                 info!(link = %rec.link_name, user, access_key_id = %key.id, "created the pending access key");
                 let value = AccessKeySecret {
@@ -585,14 +584,11 @@ impl<C: Cloud> Rotator<C> {
                         me.arn
                     )));
                 }
-                let mut updated = rec.clone();
-                updated.access_key_rotated_at = Some(self.clock.now());
-                secrets
-                    .tag_secret(
-                        &record::external_id_secret_name(&rec.link_name),
-                        &updated.to_tags(),
-                    )
-                    .await?;
+                self.stamp(
+                    &record::external_id_secret_name(&rec.link_name),
+                    tag::ACCESS_KEY_ROTATED_AT,
+                )
+                .await?;
                 let from = (pending.version_id != seen.current.version_id)
                     .then_some(seen.current.version_id.as_str());
                 secrets
@@ -626,6 +622,20 @@ impl<C: Cloud> Rotator<C> {
         Ok(())
     }
 
+    /// Records a switch time on the link's secret; only that tag, so nothing else is overwritten.
+    async fn stamp(&self, secret: &str, key: &str) -> StepResult<()> {
+        let tags =
+            std::collections::BTreeMap::from([(key.to_string(), self.clock.now().to_string())]);
+        Ok(self.cloud.secrets().tag_secret(secret, &tags).await?)
+    }
+
+    /// The link's record as its secret's tags say now (a run's own stamps included).
+    async fn fresh_record(&self, rec: &LinkRecord) -> StepResult<LinkRecord> {
+        let name = record::external_id_secret_name(&rec.link_name);
+        let tags = self.cloud.secrets().describe_secret(&name).await?.tags;
+        Ok(LinkRecord::from_tags(&tags).unwrap_or_else(|| rec.clone()))
+    }
+
     /// Marks (or clears) a key creation in progress on the key secret's tags.
     async fn set_creating(
         &self,
@@ -657,6 +667,20 @@ fn switched_at(version_created: Option<i64>, stamped: Option<i64>, now: i64) -> 
         (Some(t), None) | (None, Some(t)) => t,
         (None, None) => now,
     }
+}
+
+/// `<epoch>:<key id>,<key id>` as `set_creating` writes it; empty or unreadable: none.
+fn parse_creating(value: &str) -> Option<Creating> {
+    let (since, ids) = value.split_once(':')?;
+    let keys_before = ids
+        .split(',')
+        .filter(|i| !i.is_empty())
+        .map(String::from)
+        .collect();
+    Some(Creating {
+        since: since.parse().ok()?,
+        keys_before,
+    })
 }
 
 fn secrets_name_of(r: &LinkRecord) -> String {

@@ -1023,16 +1023,17 @@ impl<C: Cloud> LinkService<C> {
         let Ok(prev_principal) = Principal::parse("p", &prev.trusted_principal) else {
             return Ok(());
         };
-        let prev_iam = if principal_changed || trusted_iam.is_none() {
-            if prev.grant_policy_arn.is_none() && !prev.access_key && !prev.user_created {
-                return Ok(());
+        let prev_iam = match trusted_iam {
+            Some(iam) if !principal_changed => iam.clone(),
+            _ => {
+                if prev.grant_policy_arn.is_none() && !prev.access_key && !prev.user_created {
+                    return Ok(());
+                }
+                self.cloud
+                    .iam(prev_principal.account())
+                    .await
+                    .at("access the previous trusted account")?
             }
-            self.cloud
-                .iam(prev_principal.account())
-                .await
-                .at("access the previous trusted account")?
-        } else {
-            trusted_iam.expect("checked above").clone()
         };
         if let Some(old_grant) = &prev.grant_policy_arn {
             let keep = spec.trusted_side.grant && old_grant == grant_arn;

@@ -137,10 +137,22 @@ pub struct AccessKeyView {
     pub previous_last_used: Option<i64>,
     /// The user's keys in IAM.
     pub keys: Vec<KeyView>,
-    /// Set while a key is being created: the user's key ids before it. A key outside this
-    /// list and outside every stage was created by a run that stopped before storing it.
-    pub keys_before_create: Option<Vec<String>>,
+    /// Set while a key is being created.
+    pub creating: Option<Creating>,
 }
+
+/// A key creation in progress: when it started, and the user's key ids before it. A key
+/// outside this list and outside every stage, once the creation is older than any run can
+/// be, was made by a run that stopped before storing it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Creating {
+    pub since: i64,
+    pub keys_before: Vec<String>,
+}
+
+/// Longer than any rotator run (Lambda's 15-minute limit): a younger creation may still be
+/// under way in another run.
+pub const CREATION_TIMEOUT: i64 = 15 * 60;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AccessKeyStep {
@@ -214,12 +226,16 @@ pub fn next_access_key_step(v: &AccessKeyView, p: Periods, now: i64, ask: Ask) -
             DropStalePending
         };
     }
-    if let Some(before) = &v.keys_before_create {
+    if let Some(creating) = &v.creating {
+        let until = creating.since + CREATION_TIMEOUT;
+        if now < until {
+            return Wait { until };
+        }
         let staged = |id: &String| *id == v.current || v.previous.as_ref() == Some(id);
         return match v
             .keys
             .iter()
-            .find(|k| !before.contains(&k.id) && !staged(&k.id))
+            .find(|k| !creating.keys_before.contains(&k.id) && !staged(&k.id))
         {
             Some(orphan) => DeleteOrphan(orphan.id.clone()),
             None => ClearCreating,
@@ -381,7 +397,7 @@ mod tests {
             previous: None,
             previous_last_used: None,
             keys: keys(k),
-            keys_before_create: None,
+            creating: None,
         }
     }
     use AccessKeyStep as K;
@@ -474,13 +490,26 @@ mod tests {
         );
         // An interrupted creation: the key it made but never stored is deleted.
         let mut v = key_view(&[("A", true), ("N", true)]);
-        v.keys_before_create = Some(ids(&["A"]));
+        v.creating = Some(Creating {
+            since: T0,
+            keys_before: ids(&["A"]),
+        });
+        // Young: another run may be about to store it.
         assert_eq!(
-            next_access_key_step(&v, p, T0, FORCE),
+            next_access_key_step(&v, p, T0 + 60, FORCE),
+            K::Wait {
+                until: T0 + CREATION_TIMEOUT
+            }
+        );
+        assert_eq!(
+            next_access_key_step(&v, p, T0 + CREATION_TIMEOUT, FORCE),
             K::DeleteOrphan("N".into())
         );
         v.keys = keys(&[("A", true)]);
-        assert_eq!(next_access_key_step(&v, p, T0, FORCE), K::ClearCreating);
+        assert_eq!(
+            next_access_key_step(&v, p, T0 + CREATION_TIMEOUT, FORCE),
+            K::ClearCreating
+        );
         // A pending key that was deleted by hand.
         let mut v = key_view(&[("A", true)]);
         v.pending = Some("B".into());
