@@ -43,6 +43,10 @@ build: setup
 check-build:
 	tools/check_build.sh infra/template.yaml .aws-sam/build
 
+## The whole story on the local AWS stack: create the classic link, use it, rotate, delete.
+demo: setup
+	$(VENV)/bin/python tools/demo.py
+
 ## A moto server for manual use: port in .tmp/moto.port, stopped by `make moto-stop`.
 moto-start: setup
 	@mkdir -p $(TMP)

@@ -138,6 +138,20 @@ async fn access_key_full_cycle_with_grant_updates() {
     assert_eq!(action(&report, "access_key"), "rotated", "{report:#}");
     assert_eq!(action(&report, "external_id"), "rotated", "{report:#}");
     let new_key = current_key(&access, &link).await;
+    // The key creation is finished: no marker is left to hold up the next steps.
+    let key_secret = record::access_key_secret_name(&link.name);
+    let tags = access
+        .secrets()
+        .describe_secret(&key_secret)
+        .await
+        .unwrap()
+        .tags;
+    assert_eq!(
+        tags.get(record::tag::KEYS_BEFORE_CREATE)
+            .map(String::as_str),
+        Some(""),
+        "{tags:?}"
+    );
     assert_ne!(new_key.access_key_id, old_key.access_key_id);
     let me = access
         .sts_as(&credentials(&new_key))

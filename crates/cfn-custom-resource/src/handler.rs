@@ -522,7 +522,15 @@ fn lambda_deadline(deadline_ms: u64) -> Option<Instant> {
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    Some(Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms)))
+    // Lambda sends epoch milliseconds. Local emulators (cargo lambda watch) send the timeout
+    // itself, e.g. 600000: a value no epoch deadline of this century can have.
+    const DAY_MS: u64 = 86_400_000;
+    let left_ms = if deadline_ms + DAY_MS < now_ms {
+        deadline_ms
+    } else {
+        deadline_ms.saturating_sub(now_ms)
+    };
+    Some(Instant::now() + Duration::from_millis(left_ms))
 }
 
 /// How long the handler may run: everything up to the deadline minus the margin, or half
@@ -578,6 +586,29 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deadlines_in_epoch_ms_and_as_emulators_send_them() {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let left = |d: Option<Instant>| d.unwrap().saturating_duration_since(Instant::now());
+        let epoch = left(lambda_deadline(now_ms + 30_000));
+        assert!(
+            epoch > Duration::from_secs(29) && epoch <= Duration::from_secs(30),
+            "{epoch:?}"
+        );
+        // cargo lambda watch sends the timeout, not a time.
+        let relative = left(lambda_deadline(600_000));
+        assert!(
+            relative > Duration::from_secs(599) && relative <= Duration::from_secs(600),
+            "{relative:?}"
+        );
+        // A real deadline just passed stays passed.
+        assert_eq!(left(lambda_deadline(now_ms - 1_000)), Duration::ZERO);
+        assert_eq!(lambda_deadline(0), None);
+    }
 
     #[test]
     fn budget_reserves_margin_or_half() {

@@ -547,14 +547,14 @@ impl<C: Cloud> Rotator<C> {
             }
             AccessKeyStep::DeleteOrphan(id) => {
                 iam.delete_access_key(user, id).await?;
-                self.set_creating(&name, seen, None).await?;
+                self.set_creating(&name, None).await?;
             }
-            AccessKeyStep::ClearCreating => self.set_creating(&name, seen, None).await?,
+            AccessKeyStep::ClearCreating => self.set_creating(&name, None).await?,
             AccessKeyStep::MakeRoom(id) => iam.delete_access_key(user, id).await?,
             AccessKeyStep::CreatePending => {
                 let before: Vec<&str> = view.keys.iter().map(|k| k.id.as_str()).collect();
                 let marker = format!("{}:{}", self.clock.now(), before.join(","));
-                self.set_creating(&name, seen, Some(marker)).await?;
+                self.set_creating(&name, Some(marker)).await?;
                 let key = iam.create_access_key(user).await?;
                 info!(link = %rec.link_name, user, access_key_id = %key.id, "created the pending access key");
                 let value = AccessKeySecret {
@@ -565,7 +565,7 @@ impl<C: Cloud> Rotator<C> {
                 secrets
                     .put_secret_value(&name, &value.to_text(), &[AWSPENDING], &token())
                     .await?;
-                self.set_creating(&name, seen, None).await?;
+                self.set_creating(&name, None).await?;
             }
             AccessKeyStep::Promote => {
                 let (pending, key) = seen
@@ -637,24 +637,11 @@ impl<C: Cloud> Rotator<C> {
     }
 
     /// Marks (or clears) a key creation in progress on the key secret's tags.
-    async fn set_creating(
-        &self,
-        name: &str,
-        seen: &SeenKey,
-        before: Option<String>,
-    ) -> StepResult<()> {
-        let value = before.unwrap_or_default();
-        if seen
-            .tags
-            .get(tag::KEYS_BEFORE_CREATE)
-            .map(String::as_str)
-            .unwrap_or_default()
-            == value
-            && value.is_empty()
-        {
-            return Ok(());
-        }
-        let tags = std::collections::BTreeMap::from([(tag::KEYS_BEFORE_CREATE.to_string(), value)]);
+    async fn set_creating(&self, name: &str, marker: Option<String>) -> StepResult<()> {
+        let tags = std::collections::BTreeMap::from([(
+            tag::KEYS_BEFORE_CREATE.to_string(),
+            marker.unwrap_or_default(),
+        )]);
         Ok(self.cloud.secrets().tag_secret(name, &tags).await?)
     }
 }

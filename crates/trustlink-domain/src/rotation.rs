@@ -257,9 +257,11 @@ pub fn next_access_key_step(v: &AccessKeyView, p: Periods, now: i64, ask: Ask) -
                     }
                 }
             }
+            // Deletion keeps its own clock even when the grace is ended early: an
+            // inactive key can be switched back on, a deleted one cannot.
             Some(_) => {
                 let until = v.current_since + 2 * p.grace;
-                if ask.end_grace || now >= until {
+                if now >= until {
                     DeletePrevious
                 } else {
                     Wait { until }
@@ -441,6 +443,25 @@ mod tests {
             release_holds: true,
             ..Ask::default()
         };
+        let end = Ask {
+            end_grace: true,
+            ..Ask::default()
+        };
+        v.previous_last_used = None;
+        assert_eq!(
+            next_access_key_step(&v, p, T0 + 1, end),
+            K::DeactivatePrevious
+        );
+        v.keys = keys(&[("A", false), ("B", true)]);
+        assert_eq!(
+            next_access_key_step(&v, p, T0 + 1, end),
+            K::Wait {
+                until: T0 + 48 * HOUR
+            },
+            "EndGrace never deletes early"
+        );
+        v.keys = keys(&[("A", true), ("B", true)]);
+        v.previous_last_used = Some(T0 + 10);
         assert_eq!(
             next_access_key_step(&v, p, T0 + 24 * HOUR, release),
             K::DeactivatePrevious
