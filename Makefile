@@ -47,6 +47,11 @@ check-build:
 demo: setup
 	$(VENV)/bin/python tools/demo.py
 
+## Start-up time, memory and binary size of the release binaries (host target).
+bench:
+	cargo build --release --locked --bins
+	cargo bench --locked -p trustlink-tests --bench cold_start
+
 ## A moto server for manual use: port in .tmp/moto.port, stopped by `make moto-stop`.
 moto-start: setup
 	@mkdir -p $(TMP)

@@ -145,8 +145,11 @@ impl<C: Cloud> Rotator<C> {
 
     async fn rotate_link(&self, rec: &LinkRecord, command: &Command) -> LinkReport {
         let external_id = self.external_id(rec, command).await;
+        log_outcome(&rec.link_name, "external_id", &external_id);
         let access_key = if rec.access_key {
-            Some(self.access_key(rec, command).await)
+            let report = self.access_key(rec, command).await;
+            log_outcome(&rec.link_name, "access_key", &report);
+            Some(report)
         } else {
             None
         };
@@ -231,7 +234,6 @@ impl<C: Cloud> Rotator<C> {
                 current,
                 current_value,
                 pending,
-                pending_value,
                 account,
                 role_name,
                 trust: role.trust_policy,
@@ -505,12 +507,10 @@ impl<C: Cloud> Rotator<C> {
             view,
             SeenKey {
                 current,
-                current_value,
                 pending,
                 previous,
                 user,
                 account: principal.account().clone(),
-                tags,
             },
         ))
     }
@@ -646,6 +646,17 @@ impl<C: Cloud> Rotator<C> {
     }
 }
 
+/// One line per rotation and run: what Logs Insights queries filter on.
+fn log_outcome(link: &str, rotation: &str, report: &RotationReport) {
+    let action = serde_json::to_value(report.action).unwrap_or_default();
+    let action = action.as_str().unwrap_or_default();
+    if report.action == Action::Failed {
+        warn!(link, rotation, action, detail = %report.detail, "rotation outcome");
+    } else {
+        info!(link, rotation, action, detail = %report.detail, "rotation outcome");
+    }
+}
+
 /// When AWSCURRENT took its value: the stamp written just before the switch, or the
 /// version's creation when that is later (a link created or updated since).
 fn switched_at(version_created: Option<i64>, stamped: Option<i64>, now: i64) -> i64 {
@@ -678,8 +689,6 @@ struct SeenId {
     current: SecretValue,
     current_value: ExternalIdSecret,
     pending: Option<SecretValue>,
-    #[allow(dead_code)]
-    pending_value: Option<ExternalIdSecret>,
     account: AccountId,
     role_name: String,
     trust: Value,
@@ -687,13 +696,10 @@ struct SeenId {
 
 struct SeenKey {
     current: SecretValue,
-    #[allow(dead_code)]
-    current_value: AccessKeySecret,
     pending: Option<(SecretValue, AccessKeySecret)>,
     previous: Option<(SecretValue, AccessKeySecret)>,
     user: String,
     account: AccountId,
-    tags: std::collections::BTreeMap<String, String>,
 }
 
 fn credentials_of(key: &AccessKeySecret) -> Credentials {
