@@ -493,6 +493,10 @@ async fn a_run_stopped_at_any_step_keeps_the_invariants_and_a_rerun_converges() 
         boundaries.len() >= 15,
         "both rotations have their steps: {boundaries:?}"
     );
+    println!(
+        "{} step boundaries, each faulted before and after: {boundaries:?}",
+        boundaries.len()
+    );
     let cases: Vec<(&'static str, u32, When)> = boundaries
         .iter()
         .flat_map(|(op, n)| [(*op, *n, When::Before), (*op, *n, When::After)])

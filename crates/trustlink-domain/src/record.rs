@@ -130,6 +130,28 @@ pub fn role_of_arn(arn: &str) -> Option<(AccountId, String)> {
     Some((AccountId::parse("role", &parsed.account).ok()?, parsed.name))
 }
 
+/// The string fields of a secret's JSON; errors name the secret and the field, never a value.
+struct SecretFields {
+    what: &'static str,
+    json: Value,
+}
+
+impl SecretFields {
+    fn parse(text: &SecretText, what: &'static str) -> Result<Self, String> {
+        let json =
+            serde_json::from_str(text.expose()).map_err(|_| format!("{what} is not JSON"))?;
+        Ok(Self { what, json })
+    }
+
+    fn get(&self, key: &str) -> Result<String, String> {
+        self.json
+            .get(key)
+            .and_then(Value::as_str)
+            .map(String::from)
+            .ok_or_else(|| format!("{} has no {key}", self.what))
+    }
+}
+
 /// `trustlink/<LinkName>`: all a consumer needs to assume the role.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExternalIdSecret {
@@ -154,14 +176,8 @@ impl ExternalIdSecret {
 
     /// The error names what is wrong, never the value.
     pub fn parse(text: &SecretText) -> Result<Self, String> {
-        let v: Value = serde_json::from_str(text.expose())
-            .map_err(|_| "the external ID secret is not JSON".to_string())?;
-        let field = |k: &str| {
-            v.get(k)
-                .and_then(Value::as_str)
-                .map(String::from)
-                .ok_or_else(|| format!("the external ID secret has no {k}"))
-        };
+        let fields = SecretFields::parse(text, "the external ID secret")?;
+        let field = |k: &str| fields.get(k);
         Ok(Self {
             external_id: ExternalId::parse("ExternalId", &field("ExternalId")?).map_err(|e| {
                 format!(
@@ -197,14 +213,8 @@ impl AccessKeySecret {
     }
 
     pub fn parse(text: &SecretText) -> Result<Self, String> {
-        let v: Value = serde_json::from_str(text.expose())
-            .map_err(|_| "the access key secret is not JSON".to_string())?;
-        let field = |k: &str| {
-            v.get(k)
-                .and_then(Value::as_str)
-                .map(String::from)
-                .ok_or_else(|| format!("the access key secret has no {k}"))
-        };
+        let fields = SecretFields::parse(text, "the access key secret")?;
+        let field = |k: &str| fields.get(k);
         Ok(Self {
             access_key_id: field("AccessKeyId")?,
             secret_access_key: SecretAccessKey::new(field("SecretAccessKey")?),
