@@ -27,7 +27,7 @@ fn account(id: &str) -> AccountId {
 
 fn settings() -> Settings {
     Settings {
-        role_paths: vec!["/trustlink/".into(), "/cross-account/".into()],
+        role_paths: Some(vec!["/trustlink/".into(), "/cross-account/".into()]),
         managed_policy_allowlist: Some(vec![
             "arn:aws:iam::aws:policy/ReadOnlyAccess".into(),
             "arn:aws:iam::aws:policy/SecurityAudit".into(),

@@ -205,7 +205,11 @@ impl<C: Cloud> LinkService<C> {
                 format!(
                     "'{}' is outside the paths this deployment may create roles under ({})",
                     spec.role.path,
-                    self.settings.role_paths.join(", ")
+                    self.settings
+                        .role_paths
+                        .as_deref()
+                        .unwrap_or_default()
+                        .join(", ")
                 ),
             ));
         }

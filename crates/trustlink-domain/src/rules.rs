@@ -342,8 +342,10 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 
 /// AWS Organizations ids: `o-` and 10 to 32 lowercase letters or digits.
 pub fn check_org_id(field: &str, value: &str) -> Result<(), ValidationError> {
+    // Organizations issues 10 to 32 characters; IAM accepts any string in the condition, and
+    // DESIGN.md's own example (o-abc123) is shorter: only the shape is enforced.
     let ok = value.strip_prefix("o-").is_some_and(|r| {
-        (10..=32).contains(&r.len())
+        (1..=32).contains(&r.len())
             && r.bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
     });
@@ -352,7 +354,7 @@ pub fn check_org_id(field: &str, value: &str) -> Result<(), ValidationError> {
     } else {
         Err(ValidationError::new(
             field,
-            format!("'{value}' is not an AWS Organizations id (o- and 10 to 32 lowercase letters or digits)"),
+            format!("'{value}' is not an AWS Organizations id (o- and up to 32 lowercase letters or digits)"),
         ))
     }
 }
@@ -664,6 +666,11 @@ mod tests {
     #[test]
     fn org_ids() {
         assert!(check_org_id("Conditions.PrincipalOrgId", "o-a1b2c3d4e5").is_ok());
+        assert!(
+            check_org_id("Conditions.PrincipalOrgId", "o-abc123").is_ok(),
+            "DESIGN.md's example"
+        );
+        assert!(check_org_id("x", "o-").is_err());
         assert!(msg(check_org_id("Conditions.PrincipalOrgId", "o-ABC"))
             .contains("not an AWS Organizations id"));
         assert!(check_org_id("x", "r-a1b2c3d4e5").is_err());

@@ -5,15 +5,15 @@ use crate::error::ValidationError;
 use crate::rules;
 
 pub const DEFAULT_ADMIN_ROLE_NAME: &str = "TrustLinkAdmin";
-pub const DEFAULT_ROLE_PATHS: &str = "/trustlink/";
 pub const DEFAULT_POLICY_PATH: &str = "/trustlink/";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// The role trustlink assumes in member accounts.
     pub admin_role_name: String,
-    /// Paths under which links may create roles (the IAM policy allows nothing else).
-    pub role_paths: Vec<String>,
+    /// Paths under which links may create roles (the deployed IAM policy allows nothing
+    /// else); `None`: any, for running the binary outside a deployment.
+    pub role_paths: Option<Vec<String>>,
     /// Path of the grant policies trustlink creates in trusted accounts.
     pub policy_path: String,
     /// Managed policies links may attach (`*` matches any run of characters); `None`: any.
@@ -26,7 +26,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             admin_role_name: DEFAULT_ADMIN_ROLE_NAME.into(),
-            role_paths: vec![DEFAULT_ROLE_PATHS.into()],
+            role_paths: None,
             policy_path: DEFAULT_POLICY_PATH.into(),
             managed_policy_allowlist: None,
             secrets_kms_key_id: None,
@@ -51,10 +51,8 @@ impl Settings {
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         let admin_role_name = get("TRUSTLINK_ADMIN_ROLE_NAME").unwrap_or(d.admin_role_name);
         rules::check_name("TRUSTLINK_ADMIN_ROLE_NAME", &admin_role_name, 64)?;
-        let role_paths = get("TRUSTLINK_ROLE_PATHS")
-            .map(|v| list(&v))
-            .unwrap_or(d.role_paths);
-        for p in &role_paths {
+        let role_paths = get("TRUSTLINK_ROLE_PATHS").map(|v| list(&v));
+        for p in role_paths.iter().flatten() {
             rules::check_path("TRUSTLINK_ROLE_PATHS", p)?;
         }
         let policy_path = get("TRUSTLINK_POLICY_PATH").unwrap_or(d.policy_path);
@@ -74,9 +72,12 @@ impl Settings {
 
     /// Whether a role at `path` is one this deployment may create (at or under a role path).
     pub fn allows_role_path(&self, path: &str) -> bool {
-        self.role_paths
-            .iter()
-            .any(|allowed| path.starts_with(allowed.as_str()))
+        match &self.role_paths {
+            None => true,
+            Some(paths) => paths
+                .iter()
+                .any(|allowed| path.starts_with(allowed.as_str())),
+        }
     }
 
     pub fn allows_managed_policy(&self, arn: &str) -> bool {
@@ -123,6 +124,8 @@ mod tests {
     #[test]
     fn defaults_and_overrides() {
         assert_eq!(from(&[]).unwrap(), Settings::default());
+        // Outside a deployment nothing restricts paths; the template always sets them.
+        assert!(Settings::default().allows_role_path("/cross-account/"));
         let s = from(&[
             ("TRUSTLINK_ROLE_PATHS", "/trustlink/, /cross-account/"),
             (
