@@ -606,3 +606,30 @@ fn the_rotator_event_files_parse() {
         }
     }
 }
+
+#[tokio::test]
+async fn only_a_secret_named_after_its_record_is_a_link() {
+    let access = access().await;
+    let link = create_link(&access, "rot-disc-", false, rotation()).await;
+    let name = record::external_id_secret_name(&link.name);
+    let tags = access.secrets().describe_secret(&name).await.unwrap().tags;
+    // A copy with the same tags under another name (by hand, or a backup) is not a second link.
+    let copy = format!("{name}-copy");
+    let text = trustlink_domain::SecretText::new("{}");
+    access
+        .secrets()
+        .create_secret(&copy, "copy", &text, &tags, None, None)
+        .await
+        .unwrap();
+    let r = rotator_for(access.clone(), &OffsetClock::default());
+    let found: Vec<String> = r
+        .discover()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.link_name)
+        .filter(|n| *n == link.name)
+        .collect();
+    assert_eq!(found, vec![link.name.clone()]);
+    access.secrets().delete_secret(&copy, None).await.unwrap();
+}

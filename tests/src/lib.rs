@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::{Region, SdkConfig};
 
 pub mod cfn;
 pub mod faults;
@@ -99,7 +99,6 @@ pub async fn hub_config() -> SdkConfig {
 }
 
 pub async fn config_with(credentials: Credentials) -> SdkConfig {
-    let _ = BehaviorVersion::latest();
     trustlink_aws::config::loader()
         .endpoint_url(moto().endpoint())
         .region(Region::new(REGION))

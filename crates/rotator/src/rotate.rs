@@ -97,11 +97,14 @@ impl<C: Cloud> Rotator<C> {
             .secrets()
             .list_secrets(record::SECRET_PREFIX)
             .await?;
+        // A link is the secret named after its own record: key secrets, and secrets whose
+        // tags name another link (a copy, a hand-made one), are not links.
         Ok(secrets
             .iter()
-            .filter(|s| !s.name.ends_with(record::ACCESS_KEY_SUFFIX))
-            .filter_map(|s| LinkRecord::from_tags(&s.tags))
-            .filter(|r| record::external_id_secret_name(&r.link_name) == secrets_name_of(r))
+            .filter_map(|s| {
+                LinkRecord::from_tags(&s.tags)
+                    .filter(|r| record::external_id_secret_name(&r.link_name) == s.name)
+            })
             .collect())
     }
 
@@ -679,10 +682,6 @@ fn parse_creating(value: &str) -> Option<Creating> {
         since: since.parse().ok()?,
         keys_before,
     })
-}
-
-fn secrets_name_of(r: &LinkRecord) -> String {
-    record::external_id_secret_name(&r.link_name)
 }
 
 struct SeenId {
