@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use rotator::{Limits, OffsetClock, Rotator};
 use serde_json::{json, Value};
-use trustlink_aws::ports::{AccessKeys, KeyStatus, Policies, Roles, Secrets, Sts, AWSPREVIOUS};
+use trustlink_aws::ports::{AccessKeys, KeyStatus, Policies, Secrets, Sts, AWSPREVIOUS};
 use trustlink_aws::AccountAccess;
 use trustlink_domain::policy;
 use trustlink_domain::record;
@@ -77,13 +77,7 @@ async fn external_id_full_cycle() {
         external_id_at(&access, &link, AWSPREVIOUS).await.as_deref(),
         Some(old.as_str())
     );
-    let role = access
-        .iam(&account(TRUSTING))
-        .await
-        .unwrap()
-        .get_role(&link.role)
-        .await
-        .unwrap();
+    let role = trusting_role(&access, &link).await;
     assert!(
         policy::admits(&role.trust_policy, &link.principal, &old)
             && policy::admits(&role.trust_policy, &link.principal, &new)
@@ -98,13 +92,7 @@ async fn external_id_full_cycle() {
     let trust_before = role.trust_policy.clone();
     let report = run(&r, only(&link)).await;
     assert_eq!(action(&report, "external_id"), "waiting", "{report:#}");
-    let role = access
-        .iam(&account(TRUSTING))
-        .await
-        .unwrap()
-        .get_role(&link.role)
-        .await
-        .unwrap();
+    let role = trusting_role(&access, &link).await;
     assert_eq!(role.trust_policy, trust_before);
 
     // After it, only the new ID is accepted.
@@ -321,13 +309,7 @@ async fn a_user_that_already_has_two_keys() {
 
 /// Everything a rotation could change, to compare before and after.
 async fn snapshot(access: &AccountAccess, link: &Link) -> Value {
-    let role = access
-        .iam(&account(TRUSTING))
-        .await
-        .unwrap()
-        .get_role(&link.role)
-        .await
-        .unwrap();
+    let role = trusting_role(access, link).await;
     let secrets = access.secrets();
     let mut s = json!({"trust": role.trust_policy});
     for name in [

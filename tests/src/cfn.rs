@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
-use crate::http::{read_request, write_response, HttpRequest};
+use crate::http::{serve, HttpRequest};
 
 /// The signature every ResponseURL carries; it must never appear in a log.
 pub const URL_SIGNATURE: &str = "b9a1c0ffee5e11a7e5ignature0d15c105ed";
@@ -34,31 +34,23 @@ impl CloudFormation {
         let port = listener.local_addr().unwrap().port();
         let state = State::default();
         let s = state.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let s = s.clone();
-                tokio::spawn(async move {
-                    let Ok(req) = read_request(&mut stream).await else {
-                        return;
-                    };
-                    let id = req.path().trim_start_matches("/cfn-response/").to_string();
-                    let fail = {
-                        let mut f = s.fail_next.lock().unwrap();
-                        match f.get_mut(&id) {
-                            Some(n) if *n > 0 => {
-                                *n -= 1;
-                                true
-                            }
-                            _ => false,
+        serve(listener, move |req: HttpRequest| {
+            let s = s.clone();
+            async move {
+                let id = req.path().trim_start_matches("/cfn-response/").to_string();
+                let fail = {
+                    let mut f = s.fail_next.lock().unwrap();
+                    match f.get_mut(&id) {
+                        Some(n) if *n > 0 => {
+                            *n -= 1;
+                            true
                         }
-                    };
-                    let status = if fail { 503 } else { 200 };
-                    s.puts.lock().unwrap().push((req, status));
-                    let _ = write_response(&mut stream, status, &[], b"").await;
-                });
+                        _ => false,
+                    }
+                };
+                let status = if fail { 503 } else { 200 };
+                s.puts.lock().unwrap().push((req, status));
+                (status, Vec::new(), Vec::new())
             }
         });
         Self { port, state }

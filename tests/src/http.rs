@@ -1,8 +1,10 @@
 //! Just enough HTTP/1.1 for the test servers that play CloudFormation and the Lambda
 //! runtime API: one request per connection, Content-Length bodies.
 
+use std::future::Future;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
+
+use tokio::net::{TcpListener, TcpStream};
 
 #[derive(Debug, Clone)]
 pub struct HttpRequest {
@@ -75,4 +77,28 @@ pub async fn write_response(
     stream.write_all(head.as_bytes()).await?;
     stream.write_all(body).await?;
     stream.flush().await
+}
+
+/// What a test server answers: status, headers, body.
+pub type HttpResponse = (u16, Vec<(&'static str, String)>, Vec<u8>);
+
+/// Serves `listener` until the runtime ends: one request per connection, each answered by
+/// `handle` on its own task (so a handler may wait, as a long poll does).
+pub fn serve<F, Fut>(listener: TcpListener, handle: F)
+where
+    F: Fn(HttpRequest) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = HttpResponse> + Send,
+{
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let handle = handle.clone();
+            tokio::spawn(async move {
+                let Ok(req) = read_request(&mut stream).await else {
+                    return;
+                };
+                let (status, headers, body) = handle(req).await;
+                let _ = write_response(&mut stream, status, &headers, &body).await;
+            });
+        }
+    });
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
-use crate::http::{read_request, write_response};
+use crate::http::{serve, HttpRequest};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -38,60 +38,46 @@ impl RuntimeApi {
         let port = listener.local_addr().unwrap().port();
         let state = Arc::new(State::default());
         let s = state.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let s = s.clone();
-                tokio::spawn(async move {
-                    let Ok(req) = read_request(&mut stream).await else {
-                        return;
+        serve(listener, move |req: HttpRequest| {
+            let s = s.clone();
+            async move {
+                let path = req.path().to_string();
+                if req.method == "GET" && path.ends_with("/runtime/invocation/next") {
+                    let (id, event, deadline) = loop {
+                        let notified = s.queued.notified();
+                        if let Some(item) = s.queue.lock().unwrap().pop_front() {
+                            break item;
+                        }
+                        notified.await;
                     };
-                    let path = req.path().to_string();
-                    if req.method == "GET" && path.ends_with("/runtime/invocation/next") {
-                        let (id, event, deadline) = loop {
-                            let notified = s.queued.notified();
-                            if let Some(item) = s.queue.lock().unwrap().pop_front() {
-                                break item;
-                            }
-                            notified.await;
-                        };
-                        let headers = [
-                            ("Lambda-Runtime-Aws-Request-Id", id),
-                            ("Lambda-Runtime-Deadline-Ms", deadline.to_string()),
-                            (
-                                "Lambda-Runtime-Invoked-Function-Arn",
-                                "arn:aws:lambda:us-east-1:123456789012:function:local".to_string(),
-                            ),
-                            (
-                                "Lambda-Runtime-Trace-Id",
-                                "Root=1-00000000-000000000000000000000000".to_string(),
-                            ),
-                            ("Content-Type", "application/json".to_string()),
-                        ];
-                        let _ = write_response(
-                            &mut stream,
-                            200,
-                            &headers,
-                            event.to_string().as_bytes(),
-                        )
-                        .await;
-                    } else if req.method == "POST" && path.contains("/runtime/invocation/") {
-                        let id = path.split('/').rev().nth(1).unwrap_or_default().to_string();
-                        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
-                        let outcome = if path.ends_with("/response") {
-                            Outcome::Response(body)
-                        } else {
-                            Outcome::Error(body)
-                        };
-                        s.outcomes.lock().unwrap().push((id, outcome));
-                        s.done.notify_waiters();
-                        let _ = write_response(&mut stream, 202, &[], b"{}").await;
+                    let headers = vec![
+                        ("Lambda-Runtime-Aws-Request-Id", id),
+                        ("Lambda-Runtime-Deadline-Ms", deadline.to_string()),
+                        (
+                            "Lambda-Runtime-Invoked-Function-Arn",
+                            "arn:aws:lambda:us-east-1:123456789012:function:local".to_string(),
+                        ),
+                        (
+                            "Lambda-Runtime-Trace-Id",
+                            "Root=1-00000000-000000000000000000000000".to_string(),
+                        ),
+                        ("Content-Type", "application/json".to_string()),
+                    ];
+                    (200, headers, event.to_string().into_bytes())
+                } else if req.method == "POST" && path.contains("/runtime/invocation/") {
+                    let id = path.split('/').rev().nth(1).unwrap_or_default().to_string();
+                    let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+                    let outcome = if path.ends_with("/response") {
+                        Outcome::Response(body)
                     } else {
-                        let _ = write_response(&mut stream, 202, &[], b"{}").await;
-                    }
-                });
+                        Outcome::Error(body)
+                    };
+                    s.outcomes.lock().unwrap().push((id, outcome));
+                    s.done.notify_waiters();
+                    (202, Vec::new(), b"{}".to_vec())
+                } else {
+                    (202, Vec::new(), b"{}".to_vec())
+                }
             }
         });
         Self { port, state }

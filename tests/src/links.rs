@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use trust_link::{LinkService, VerifyBounds};
 use trustlink_aws::ports::{
-    AccessKeys, Credentials, KeyStatus, Roles, Secrets, Sts, AWSCURRENT, AWSPENDING,
+    AccessKeys, Credentials, KeyStatus, RoleInfo, Roles, Secrets, Sts, AWSCURRENT, AWSPENDING,
 };
 use trustlink_aws::AccountAccess;
 use trustlink_domain::policy;
@@ -116,14 +116,19 @@ pub async fn external_id_at(access: &AccountAccess, link: &Link, stage: &str) ->
     }
 }
 
-pub async fn accepted_ids(access: &AccountAccess, link: &Link) -> Vec<String> {
-    let role = access
+/// The link's role in the trusting account, as IAM has it now.
+pub async fn trusting_role(access: &AccountAccess, link: &Link) -> RoleInfo {
+    access
         .iam(&account(TRUSTING))
         .await
         .unwrap()
         .get_role(&link.role)
         .await
-        .unwrap();
+        .unwrap()
+}
+
+pub async fn accepted_ids(access: &AccountAccess, link: &Link) -> Vec<String> {
+    let role = trusting_role(access, link).await;
     policy::accepted_external_ids(&role.trust_policy)
 }
 
@@ -150,13 +155,7 @@ pub fn credentials(key: &AccessKeySecret) -> Credentials {
 /// the AWSCURRENT key is active and works.
 pub async fn assert_invariants(access: &AccountAccess, link: &Link, when: &str) {
     let id = current_external_id(access, link).await;
-    let role = access
-        .iam(&account(TRUSTING))
-        .await
-        .unwrap()
-        .get_role(&link.role)
-        .await
-        .unwrap();
+    let role = trusting_role(access, link).await;
     assert!(
         policy::admits(&role.trust_policy, &link.principal, &id),
         "{when}: the AWSCURRENT external ID is not accepted"
