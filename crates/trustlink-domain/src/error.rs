@@ -64,8 +64,42 @@ impl fmt::Display for ValidationErrors {
 
 impl std::error::Error for ValidationErrors {}
 
+/// The most of a caller's value an error shows, in characters.
+pub const EXCERPT_CHARS: usize = 100;
+
+/// A caller's value as an error may show it: at most [`EXCERPT_CHARS`] characters, cut on a
+/// character boundary. A byte index into a non-ASCII string panics, and a huge value would
+/// crowd every other error out of CloudFormation's short reason.
+pub fn excerpt(value: &str) -> String {
+    match value.char_indices().nth(EXCERPT_CHARS) {
+        None => value.to_string(),
+        Some((end, _)) => format!("{}...", &value[..end]),
+    }
+}
+
 impl From<ValidationError> for ValidationErrors {
     fn from(e: ValidationError) -> Self {
         Self(vec![e])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpts_cut_on_character_boundaries() {
+        assert_eq!(excerpt("short"), "short");
+        let exact = "é".repeat(EXCERPT_CHARS);
+        assert_eq!(excerpt(&exact), exact);
+        // Two-byte characters: byte 100 would fall between the halves of one.
+        let long = format!("a{}", "é".repeat(500));
+        let cut = excerpt(&long);
+        assert_eq!(cut.chars().count(), EXCERPT_CHARS + 3);
+        assert!(cut.ends_with("é..."));
+        assert_eq!(
+            excerpt(&"\u{1F600}".repeat(200)).chars().count(),
+            EXCERPT_CHARS + 3
+        );
     }
 }

@@ -45,7 +45,10 @@ impl Principal {
         let unsupported = || {
             ValidationError::new(
                 field,
-                format!("'{value}' must be an account id, or the ARN of an account root, a user or a role"),
+                format!(
+                    "'{}' must be an account id, or the ARN of an account root, a user or a role",
+                    crate::error::excerpt(value)
+                ),
             )
         };
         let arn = IamArn::parse(field, value)?;

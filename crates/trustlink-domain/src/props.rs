@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::error::{ValidationError, ValidationErrors};
+use crate::error::{excerpt, ValidationError, ValidationErrors};
 
 /// An object of properties at `path` (e.g. `Role`), with the keys read so far.
 pub(crate) struct Props<'a> {
@@ -27,11 +27,12 @@ impl<'a> Props<'a> {
         }
     }
 
+    /// The path of `key`, which may be a caller's (an unknown property): cut like any value.
     pub fn field(&self, key: &str) -> String {
         if self.path.is_empty() {
-            key.to_string()
+            excerpt(key)
         } else {
-            format!("{}.{key}", self.path)
+            format!("{}.{}", self.path, excerpt(key))
         }
     }
 
@@ -67,7 +68,10 @@ impl<'a> Props<'a> {
             Some(Value::String(s)) => s.trim().parse::<u64>().map(Some).map_err(|_| {
                 ValidationError::new(
                     field,
-                    format!("must be a whole number of at least 0 (got '{s}')"),
+                    format!(
+                        "must be a whole number of at least 0 (got '{}')",
+                        excerpt(s)
+                    ),
                 )
             }),
             Some(_) => Err(ValidationError::new(field, "must be a whole number")),
@@ -138,11 +142,8 @@ fn display_path(path: &str) -> String {
     }
 }
 
+/// A JSON value as an error shows it, cut on a character boundary (issue 9: a byte index
+/// into a long non-ASCII value panicked).
 fn short(v: &Value) -> String {
-    let s = v.to_string();
-    if s.len() > 40 {
-        format!("{}...", &s[..40])
-    } else {
-        s
-    }
+    excerpt(&v.to_string())
 }

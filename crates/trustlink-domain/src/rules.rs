@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::ValidationError;
+use crate::error::{excerpt, ValidationError};
 
 /// IAM's default quota for a role trust policy, whitespace not counted.
 pub const TRUST_POLICY_MAX_CHARS: usize = 2048;
@@ -32,7 +32,10 @@ impl AccountId {
         } else {
             Err(ValidationError::new(
                 field,
-                format!("'{value}' is not an AWS account id (exactly 12 digits)"),
+                format!(
+                    "'{}' is not an AWS account id (exactly 12 digits)",
+                    excerpt(value)
+                ),
             ))
         }
     }
@@ -81,7 +84,10 @@ pub fn check_path(field: &str, value: &str) -> Result<(), ValidationError> {
         || value.contains("//")
         || !value.bytes().all(|b| (0x21..=0x7e).contains(&b))
     {
-        return Err(ValidationError::new(field, format!("'{value}' {rule}")));
+        return Err(ValidationError::new(
+            field,
+            format!("'{}' {rule}", excerpt(value)),
+        ));
     }
     Ok(())
 }
@@ -131,7 +137,8 @@ pub struct IamArn {
 
 impl IamArn {
     pub fn parse(field: &str, value: &str) -> Result<Self, ValidationError> {
-        let bad = |why: &str| ValidationError::new(field, format!("'{value}' is not {why}"));
+        let bad =
+            |why: &str| ValidationError::new(field, format!("'{}' is not {why}", excerpt(value)));
         let mut parts = value.splitn(6, ':');
         let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
             parts.next(),
@@ -176,7 +183,8 @@ pub fn check_policy_arn(field: &str, value: &str) -> Result<IamArn, ValidationEr
         return Err(ValidationError::new(
             field,
             format!(
-                "'{value}' is not a managed policy ARN (arn:aws:iam::<account|aws>:policy/<name>)"
+                "'{}' is not a managed policy ARN (arn:aws:iam::<account|aws>:policy/<name>)",
+                excerpt(value)
             ),
         ));
     }
@@ -185,7 +193,8 @@ pub fn check_policy_arn(field: &str, value: &str) -> Result<IamArn, ValidationEr
         return Err(ValidationError::new(
             field,
             format!(
-                "'{value}' has an invalid policy name (1 to 128 characters of [A-Za-z0-9_+=,.@-])"
+                "'{}' has an invalid policy name (1 to 128 characters of [A-Za-z0-9_+=,.@-])",
+                excerpt(value)
             ),
         ));
     }
@@ -197,7 +206,7 @@ pub fn check_cidr(field: &str, value: &str) -> Result<(), ValidationError> {
     let bad = || {
         ValidationError::new(
             field,
-            format!("'{value}' is not an IPv4 or IPv6 CIDR block"),
+            format!("'{}' is not an IPv4 or IPv6 CIDR block", excerpt(value)),
         )
     };
     let (addr, prefix) = match value.split_once('/') {
@@ -229,7 +238,10 @@ impl Timestamp {
             .ok_or_else(|| {
                 ValidationError::new(
                     field,
-                    format!("'{value}' is not an ISO 8601 time such as 2026-01-01T00:00:00Z"),
+                    format!(
+                        "'{}' is not an ISO 8601 time such as 2026-01-01T00:00:00Z",
+                        excerpt(value)
+                    ),
                 )
             })
     }
@@ -280,7 +292,7 @@ fn parse_rfc3339(s: &str) -> Option<i64> {
     {
         return None;
     }
-    let mut rest = &s[19..];
+    let mut rest = s.get(19..)?;
     if let Some(frac) = rest.strip_prefix('.') {
         let digits = frac.bytes().take_while(|c| c.is_ascii_digit()).count();
         if digits == 0 {
@@ -295,8 +307,9 @@ fn parse_rfc3339(s: &str) -> Option<i64> {
             if rb.len() != 6 || !(rb[0] == b'+' || rb[0] == b'-') || rb[3] != b':' {
                 return None;
             }
-            let oh: i64 = rest[1..3].parse().ok()?;
-            let om: i64 = rest[4..6].parse().ok()?;
+            // `get`, not an index: these bytes may sit inside a multi-byte character.
+            let oh: i64 = rest.get(1..3)?.parse().ok()?;
+            let om: i64 = rest.get(4..6)?.parse().ok()?;
             if oh > 23 || om > 59 {
                 return None;
             }
@@ -354,7 +367,10 @@ pub fn check_org_id(field: &str, value: &str) -> Result<(), ValidationError> {
     } else {
         Err(ValidationError::new(
             field,
-            format!("'{value}' is not an AWS Organizations id (o- and up to 32 lowercase letters or digits)"),
+            format!(
+                "'{}' is not an AWS Organizations id (o- and up to 32 lowercase letters or digits)",
+                excerpt(value)
+            ),
         ))
     }
 }
@@ -366,13 +382,16 @@ pub fn check_tag(field: &str, key: &str, value: &str) -> Result<(), ValidationEr
     if klen == 0 || klen > 128 || !key.chars().all(ok) {
         return Err(ValidationError::new(
             format!("{field}.Key"),
-            format!("'{key}' must be 1 to 128 letters, digits, spaces or _.:/=+-@"),
+            format!(
+                "'{}' must be 1 to 128 letters, digits, spaces or _.:/=+-@",
+                excerpt(key)
+            ),
         ));
     }
     if key.to_ascii_lowercase().starts_with("aws:") {
         return Err(ValidationError::new(
             format!("{field}.Key"),
-            format!("'{key}' uses the reserved prefix aws:"),
+            format!("'{}' uses the reserved prefix aws:", excerpt(key)),
         ));
     }
     if value.chars().count() > 256 || !value.chars().all(ok) {

@@ -322,7 +322,7 @@ fn parse_role(v: &Value, errors: &mut ValidationErrors) -> Option<RoleSpec> {
         if !seen.insert(arn) {
             errors.push(ValidationError::new(
                 "Role.ManagedPolicyArns",
-                format!("'{arn}' is listed twice"),
+                format!("'{}' is listed twice", crate::error::excerpt(arn)),
             ));
         }
     }
@@ -331,7 +331,7 @@ fn parse_role(v: &Value, errors: &mut ValidationErrors) -> Option<RoleSpec> {
         None => {}
         Some(Value::Object(map)) => {
             for (name, doc) in map {
-                let field = format!("Role.InlinePolicies.{name}");
+                let field = format!("Role.InlinePolicies.{}", crate::error::excerpt(name));
                 errors.take(rules::check_name(&field, name, 128));
                 // CloudFormation users sometimes pass the document as a JSON string.
                 let doc = match doc {
@@ -709,6 +709,37 @@ mod tests {
         for (props, expected) in cases {
             let got = errors_of(props);
             assert!(got.contains(expected), "\n got: {got}\nwant: {expected}");
+        }
+    }
+
+    /// Issue 9, item 5: a long non-ASCII value used to be cut for the error message at a byte
+    /// index inside a character, and the panic reached CloudFormation as "internal error".
+    #[test]
+    fn long_unicode_values_are_refused_naming_the_field() {
+        let long = "\u{1F600}é中".repeat(400);
+        for (pointer, field) in [
+            (
+                "/TrustedSide/CreateUser",
+                "TrustedSide.CreateUser: must be true or false",
+            ),
+            (
+                "/Conditions/RequireMfa",
+                "Conditions.RequireMfa: must be true or false",
+            ),
+            (
+                "/Role/MaxSessionDuration",
+                "Role.MaxSessionDuration: must be a whole number",
+            ),
+            ("/TrustingAccount", "TrustingAccount: '"),
+            ("/Role/Path", "Role.Path: '"),
+            ("/Conditions/NotBefore", "Conditions.NotBefore: '"),
+        ] {
+            let got = errors_of(with(classic(), pointer, json!(long)));
+            assert!(got.starts_with(field), "\n got: {got}\nwant: {field}");
+            assert!(
+                got.len() < 600,
+                "{pointer}: the value is quoted whole: {got}"
+            );
         }
     }
 
