@@ -95,8 +95,15 @@ impl Request {
         malformed.0.request_type = Some(request_type);
 
         match fields.get("ResponseURL") {
-            Some(Value::String(u)) if !u.is_empty() => {}
-            Some(Value::String(_)) => return Err(malformed.with_problem("empty ResponseURL")),
+            Some(Value::String(u)) if is_answerable_url(u) => {}
+            Some(Value::String(u)) if u.is_empty() => {
+                return Err(malformed.with_problem("empty ResponseURL"))
+            }
+            Some(Value::String(_)) => {
+                return Err(malformed.with_problem(
+                    "ResponseURL is not an http(s) URL with a host, so no answer can be sent",
+                ))
+            }
             Some(_) => return Err(malformed.with_problem("ResponseURL is not a string")),
             None => return Err(malformed.with_problem("missing ResponseURL")),
         }
@@ -328,7 +335,9 @@ impl MalformedRequest {
         };
         MalformedRequest(Box::new(MalformedDetails {
             problem: String::new(),
-            response_url: string("ResponseURL").filter(|u| !u.is_empty()),
+            // Only a URL an answer can be PUT to makes the request answerable: anything else
+            // must be refused before the resource does any work it could never report.
+            response_url: string("ResponseURL").filter(|u| is_answerable_url(u)),
             request_type: None,
             raw_request_type: string("RequestType"),
             request_id: string("RequestId").unwrap_or_default(),
@@ -379,6 +388,18 @@ impl fmt::Display for MalformedRequest {
 }
 
 impl std::error::Error for MalformedRequest {}
+
+/// Whether `url` is an absolute `http`/`https` URL with a host: the only kind a response
+/// can be delivered to.
+pub(crate) fn is_answerable_url(url: &str) -> bool {
+    match url.parse::<http::Uri>() {
+        Ok(uri) => {
+            matches!(uri.scheme_str(), Some(s) if s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https"))
+                && uri.host().is_some_and(|h| !h.is_empty())
+        }
+        Err(_) => false,
+    }
+}
 
 fn json_kind(v: &Value) -> &'static str {
     match v {
@@ -495,6 +516,42 @@ mod tests {
         let e = Request::from_value(ev).unwrap_err();
         assert!(!e.can_be_answered());
         assert_eq!(e.problem(), "missing ResponseURL");
+    }
+
+    #[test]
+    fn a_response_url_nobody_can_answer_makes_the_request_unanswerable() {
+        for url in [
+            "ftp://bucket.example.com/r?X-Amz-Signature=abcdef0123",
+            "not a url at all",
+            "s3://bucket/key",
+            "https://",
+            "/relative/path?sig=1",
+            "http:/one-slash",
+            "ééé://x",
+        ] {
+            let mut ev = create_event();
+            ev["ResponseURL"] = json!(url);
+            let e = Request::from_value(ev).unwrap_err();
+            assert!(!e.can_be_answered(), "{url} must not be answerable");
+            assert!(
+                e.problem().contains("ResponseURL is not an http(s) URL"),
+                "{url}: {e}"
+            );
+            assert!(!e.problem().contains("abcdef0123"), "{e}");
+        }
+        for url in [
+            "https://b.s3.amazonaws.com/p?q=1",
+            "HTTP://127.0.0.1:8080/x",
+        ] {
+            let mut ev = create_event();
+            ev["ResponseURL"] = json!(url);
+            assert!(Request::from_value(ev).is_ok(), "{url} is answerable");
+        }
+        // A missing RequestType with a bad URL: still unanswerable.
+        let mut ev = create_event();
+        ev["ResponseURL"] = json!("ftp://x/y");
+        ev.as_object_mut().unwrap().remove("RequestType");
+        assert!(!Request::from_value(ev).unwrap_err().can_be_answered());
     }
 
     #[test]

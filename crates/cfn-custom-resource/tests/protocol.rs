@@ -524,6 +524,24 @@ async fn unanswerable_events_are_invocation_errors() {
         .await
         .is_err());
 
+    // A URL no answer can be PUT to: refused before the resource does anything it could
+    // never report (the resource panics if it is called).
+    for url in [
+        "ftp://bucket/key?X-Amz-Signature=x",
+        "not a url",
+        "s3://b/k",
+    ] {
+        let mut payload = event("Create", URL);
+        payload["ResponseURL"] = json!(url);
+        let err = handle(&resource, lambda_event(payload), &sender)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Unanswerable(p) if p.contains("not an http(s) URL")),
+            "{url}: {err}"
+        );
+    }
+
     assert!(sender.recorded().is_empty());
 }
 
