@@ -403,6 +403,54 @@ pub fn check_tag(field: &str, key: &str, value: &str) -> Result<(), ValidationEr
     Ok(())
 }
 
+/// Two tags of one role whose keys IAM counts as one key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DuplicateTagKey {
+    #[error("key '{key}' is given twice (items {first} and {second})")]
+    Same {
+        key: String,
+        first: usize,
+        second: usize,
+    },
+    #[error("keys '{first_key}' and '{second_key}' differ only in case, and IAM compares tag keys case-insensitively (items {first} and {second})")]
+    Case {
+        first_key: String,
+        second_key: String,
+        first: usize,
+        second: usize,
+    },
+}
+
+/// Tag keys, each with its position in the list, that IAM would refuse as duplicates
+/// ("Duplicate tag keys found"): IAM compares them case-insensitively.
+pub fn duplicate_tag_keys<'a>(
+    keys: impl IntoIterator<Item = (usize, &'a str)>,
+) -> Vec<DuplicateTagKey> {
+    let mut seen: std::collections::HashMap<String, (usize, &str)> = Default::default();
+    let mut found = Vec::new();
+    for (i, key) in keys {
+        let Some(&(first, first_key)) = seen.get(&key.to_lowercase()) else {
+            seen.insert(key.to_lowercase(), (i, key));
+            continue;
+        };
+        found.push(if first_key == key {
+            DuplicateTagKey::Same {
+                key: excerpt(key),
+                first,
+                second: i,
+            }
+        } else {
+            DuplicateTagKey::Case {
+                first_key: excerpt(first_key),
+                second_key: excerpt(key),
+                first,
+                second: i,
+            }
+        });
+    }
+    found
+}
+
 /// The length IAM checks a policy against: its JSON without whitespace outside strings.
 pub fn policy_size(document: &serde_json::Value) -> usize {
     serde_json::to_string(document)
@@ -410,102 +458,15 @@ pub fn policy_size(document: &serde_json::Value) -> usize {
         .unwrap_or(usize::MAX)
 }
 
-const POLICY_VERSIONS: [&str; 2] = ["2012-10-17", "2008-10-17"];
-
-/// An identity-based policy document (inline or managed): Version, and statements that each
-/// have an Effect, an Action or NotAction, a Resource or NotResource, and no Principal.
-pub fn check_identity_policy(field: &str, doc: &serde_json::Value) -> Result<(), ValidationError> {
-    let err = |rule: String| Err(ValidationError::new(field, rule));
-    let Some(obj) = doc.as_object() else {
-        return err("must be a JSON policy document (an object with Version and Statement)".into());
-    };
-    for key in obj.keys() {
-        if !["Version", "Statement", "Id"].contains(&key.as_str()) {
-            return err(format!(
-                "unknown policy element '{key}' (expected Version, Id, Statement)"
-            ));
-        }
-    }
-    match obj.get("Version").and_then(|v| v.as_str()) {
-        Some(v) if POLICY_VERSIONS.contains(&v) => {}
-        _ => return err("Version must be \"2012-10-17\"".into()),
-    }
-    let statements: Vec<&serde_json::Value> = match obj.get("Statement") {
-        Some(serde_json::Value::Array(a)) if !a.is_empty() => a.iter().collect(),
-        Some(s @ serde_json::Value::Object(_)) => vec![s],
-        _ => return err("Statement must be a statement object or a non-empty list of them".into()),
-    };
-    for (i, st) in statements.iter().enumerate() {
-        let Some(st) = st.as_object() else {
-            return err(format!("Statement[{i}] must be an object"));
-        };
-        for key in st.keys() {
-            if ![
-                "Sid",
-                "Effect",
-                "Action",
-                "NotAction",
-                "Resource",
-                "NotResource",
-                "Condition",
-                "Principal",
-                "NotPrincipal",
-            ]
-            .contains(&key.as_str())
-            {
-                return err(format!("Statement[{i}] has an unknown element '{key}'"));
-            }
-        }
-        match st.get("Effect").and_then(|v| v.as_str()) {
-            Some("Allow" | "Deny") => {}
-            _ => {
-                return err(format!(
-                    "Statement[{i}].Effect must be \"Allow\" or \"Deny\""
-                ))
-            }
-        }
-        if st.contains_key("Principal") || st.contains_key("NotPrincipal") {
-            return err(format!(
-                "Statement[{i}] has a Principal, which an identity-based policy may not have"
-            ));
-        }
-        let actions = st.get("Action").or_else(|| st.get("NotAction"));
-        if st.contains_key("Action") == st.contains_key("NotAction") || !is_string_or_list(actions)
-        {
-            return err(format!(
-                "Statement[{i}] needs exactly one of Action or NotAction, a string or a list of strings"
-            ));
-        }
-        let resources = st.get("Resource").or_else(|| st.get("NotResource"));
-        if st.contains_key("Resource") == st.contains_key("NotResource")
-            || !is_string_or_list(resources)
-        {
-            return err(format!(
-                "Statement[{i}] needs exactly one of Resource or NotResource, a string or a list of strings"
-            ));
-        }
-        if let Some(c) = st.get("Condition") {
-            if !c
-                .as_object()
-                .is_some_and(|c| c.values().all(|v| v.is_object()))
-            {
-                return err(format!(
-                    "Statement[{i}].Condition must map operators to objects of condition keys"
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
-fn is_string_or_list(v: Option<&serde_json::Value>) -> bool {
-    match v {
-        Some(serde_json::Value::String(s)) => !s.is_empty(),
-        Some(serde_json::Value::Array(a)) => {
-            !a.is_empty() && a.iter().all(|x| x.as_str().is_some_and(|s| !s.is_empty()))
-        }
-        _ => false,
-    }
+/// An identity-based policy document (inline or managed), with every problem it has: see
+/// [`crate::identity_policy`].
+pub fn check_identity_policy(
+    field: &str,
+    doc: &serde_json::Value,
+) -> Result<(), crate::ValidationErrors> {
+    let mut errors = crate::ValidationErrors::default();
+    crate::identity_policy::check(field, doc, &mut errors);
+    errors.into_result(())
 }
 
 #[cfg(test)]
@@ -710,55 +671,27 @@ mod tests {
     }
 
     #[test]
-    fn identity_policies() {
-        let good = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":"arn:aws:s3:::dev-*/*"}]});
-        assert!(check_identity_policy("Role.InlinePolicies.S3", &good).is_ok());
-        let single = json!({"Version":"2012-10-17","Statement":{"Effect":"Deny","NotAction":"iam:*","NotResource":"*"}});
-        assert!(check_identity_policy("p", &single).is_ok());
-        let cases = [
-            (json!("not a document"), "must be a JSON policy document"),
-            (
-                json!({"Version":"2010-01-01","Statement":[]}),
-                "Version must be",
-            ),
-            (
-                json!({"Version":"2012-10-17","Statement":[]}),
-                "non-empty list",
-            ),
-            (
-                json!({"Version":"2012-10-17","Statement":[{"Effect":"Maybe","Action":"s3:*","Resource":"*"}]}),
-                "Statement[0].Effect",
-            ),
-            (
-                json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Resource":"*"}]}),
-                "Action or NotAction",
-            ),
-            (
-                json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*"}]}),
-                "Resource or NotResource",
-            ),
-            (
-                json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*","Principal":"*"}]}),
-                "has a Principal",
-            ),
-            (
-                json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*","Condition":"x"}]}),
-                "Condition must map",
-            ),
-            (
-                json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*","Extra":1}]}),
-                "unknown element 'Extra'",
-            ),
-            (
-                json!({"Version":"2012-10-17","Statement":[],"Foo":1}),
-                "unknown policy element 'Foo'",
-            ),
+    fn duplicate_tag_keys_are_found_case_insensitively() {
+        let keys = [
+            (0, "team"),
+            (1, "Team"),
+            (2, "env"),
+            (3, "team"),
+            (4, "ENV"),
         ];
-        for (doc, expected) in cases {
-            let m = msg(check_identity_policy("Role.InlinePolicies.S3", &doc));
-            assert!(m.starts_with("Role.InlinePolicies.S3: "), "{m}");
-            assert!(m.contains(expected), "{m} should contain {expected}");
-        }
+        let found: Vec<String> = duplicate_tag_keys(keys)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "keys 'team' and 'Team' differ only in case, and IAM compares tag keys case-insensitively (items 0 and 1)",
+                "key 'team' is given twice (items 0 and 3)",
+                "keys 'env' and 'ENV' differ only in case, and IAM compares tag keys case-insensitively (items 2 and 4)",
+            ]
+        );
+        assert!(duplicate_tag_keys([(0, "a"), (1, "b")]).is_empty());
     }
 
     #[test]

@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{ValidationError, ValidationErrors};
+use crate::identity_policy;
 use crate::policy::{self, Principal};
 use crate::props::Props;
 use crate::rules::{self, AccountId, Timestamp};
@@ -204,21 +205,6 @@ impl LinkSpec {
                 ),
             ));
         }
-        let inline: usize = self
-            .role
-            .inline_policies
-            .values()
-            .map(rules::policy_size)
-            .sum();
-        if inline > rules::ROLE_INLINE_POLICIES_MAX_CHARS {
-            errors.push(ValidationError::new(
-                "Role.InlinePolicies",
-                format!(
-                    "together {inline} characters, over IAM's quota of {} per role",
-                    rules::ROLE_INLINE_POLICIES_MAX_CHARS
-                ),
-            ));
-        }
         // The trust policy must fit while a rotation has two external IDs in it.
         let id_len = self
             .external_id
@@ -326,8 +312,33 @@ fn parse_role(v: &Value, errors: &mut ValidationErrors) -> Option<RoleSpec> {
             ));
         }
     }
+    let inline_policies = parse_inline_policies(p.value("InlinePolicies"), errors);
+    let permissions_boundary = errors.take(p.string("PermissionsBoundary")).flatten();
+    if let Some(b) = &permissions_boundary {
+        errors.take(rules::check_policy_arn("Role.PermissionsBoundary", b));
+    }
+    let tags = parse_tags(p.value("Tags"), errors);
+    p.finish(errors);
+    (errors.0.len() == before).then_some(RoleSpec {
+        name,
+        path,
+        description,
+        max_session_duration,
+        managed_policy_arns,
+        inline_policies,
+        permissions_boundary,
+        tags,
+    })
+}
+
+/// `Role.InlinePolicies`: names to documents (or to documents as JSON strings), each checked
+/// against IAM's grammar, all of them together against IAM's size quota.
+fn parse_inline_policies(
+    v: Option<&Value>,
+    errors: &mut ValidationErrors,
+) -> BTreeMap<String, Value> {
     let mut inline_policies = BTreeMap::new();
-    match p.value("InlinePolicies") {
+    match v {
         None => {}
         Some(Value::Object(map)) => {
             for (name, doc) in map {
@@ -348,31 +359,31 @@ fn parse_role(v: &Value, errors: &mut ValidationErrors) -> Option<RoleSpec> {
                     d => d.clone(),
                 };
                 let doc = coerce_policy_document(doc);
-                errors.take(rules::check_identity_policy(&field, &doc));
+                identity_policy::check(&field, &doc, errors);
                 inline_policies.insert(name.clone(), doc);
             }
+            check_inline_size(&inline_policies, errors);
         }
         Some(_) => errors.push(ValidationError::new(
             "Role.InlinePolicies",
             "must map policy names to policy documents",
         )),
     }
-    let permissions_boundary = errors.take(p.string("PermissionsBoundary")).flatten();
-    if let Some(b) = &permissions_boundary {
-        errors.take(rules::check_policy_arn("Role.PermissionsBoundary", b));
+    inline_policies
+}
+
+/// IAM's quota on a role's inline policies, all of them together, whitespace not counted.
+fn check_inline_size(policies: &BTreeMap<String, Value>, errors: &mut ValidationErrors) {
+    let inline: usize = policies.values().map(rules::policy_size).sum();
+    if inline > rules::ROLE_INLINE_POLICIES_MAX_CHARS {
+        errors.push(ValidationError::new(
+            "Role.InlinePolicies",
+            format!(
+                "together {inline} characters (whitespace not counted), over IAM's quota of {} per role",
+                rules::ROLE_INLINE_POLICIES_MAX_CHARS
+            ),
+        ));
     }
-    let tags = parse_tags(p.value("Tags"), errors);
-    p.finish(errors);
-    (errors.0.len() == before).then_some(RoleSpec {
-        name,
-        path,
-        description,
-        max_session_duration,
-        managed_policy_arns,
-        inline_policies,
-        permissions_boundary,
-        tags,
-    })
 }
 
 /// CloudFormation turns booleans and numbers inside a policy into strings, which IAM
@@ -391,15 +402,16 @@ fn coerce_policy_document(doc: Value) -> Value {
 }
 
 fn parse_tags(v: Option<&Value>, errors: &mut ValidationErrors) -> Vec<Tag> {
-    let mut tags = Vec::new();
-    let Some(v) = v else { return tags };
+    let Some(v) = v else { return Vec::new() };
     let Some(items) = v.as_array() else {
         errors.push(ValidationError::new(
             "Role.Tags",
             "must be a list of {Key, Value}",
         ));
-        return tags;
+        return Vec::new();
     };
+    // With their positions, to say which items are duplicates.
+    let mut tags = Vec::new();
     if items.len() > rules::MAX_TAGS {
         errors.push(ValidationError::new(
             "Role.Tags",
@@ -423,11 +435,14 @@ fn parse_tags(v: Option<&Value>, errors: &mut ValidationErrors) -> Vec<Tag> {
                 .take(rules::check_tag(&field, &key, &value))
                 .is_some()
             {
-                tags.push(Tag { key, value });
+                tags.push((i, Tag { key, value }));
             }
         }
     }
-    tags
+    for d in rules::duplicate_tag_keys(tags.iter().map(|(i, t)| (*i, t.key.as_str()))) {
+        errors.push(ValidationError::new("Role.Tags", d.to_string()));
+    }
+    tags.into_iter().map(|(_, t)| t).collect()
 }
 
 fn parse_conditions(v: &Value, errors: &mut ValidationErrors) -> Option<Conditions> {
@@ -683,7 +698,7 @@ mod tests {
             (with(classic(), "/Role/MaxSessionDuration", json!("an hour")), "Role.MaxSessionDuration: must be a whole number of at least 0 (got 'an hour')"),
             (with(classic(), "/Role/ManagedPolicyArns", json!(["ReadOnlyAccess"])), "Role.ManagedPolicyArns[0]: 'ReadOnlyAccess' is not an IAM ARN"),
             (with(classic(), "/Role/PermissionsBoundary", json!("arn:aws:iam::111122223333:role/x")), "Role.PermissionsBoundary: 'arn:aws:iam::111122223333:role/x' is not a managed policy ARN"),
-            (with(classic(), "/Role/InlinePolicies", json!({"S3": {"Statement": []}})), "Role.InlinePolicies.S3: Version must be \"2012-10-17\""),
+            (with(classic(), "/Role/InlinePolicies", json!({"S3": {"Statement": []}})), "Role.InlinePolicies.S3.Version: must be \"2012-10-17\" and is missing"),
             (with(classic(), "/Role/InlinePolicies", json!({"S3": "{not json"})), "Role.InlinePolicies.S3: is a string that is not a JSON policy document"),
             (with(classic(), "/Role/InlinePolicies", json!({"bad name": {"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}}})), "Role.InlinePolicies.bad name: may contain only"),
             (with(classic(), "/Role/Tags", json!([{"Key": "aws:x", "Value": "y"}])), "Role.Tags[0].Key: 'aws:x' uses the reserved prefix aws:"),
@@ -741,6 +756,97 @@ mod tests {
                 "{pointer}: the value is quoted whole: {got}"
             );
         }
+    }
+
+    /// Issue 9, item 7: each of these used to reach IAM and come back as IAM's own message,
+    /// naming no property (or, for exact duplicate tag keys, to pass without a word).
+    #[test]
+    fn inline_policies_and_tags_are_checked_before_iam() {
+        let policy =
+            |statement: Value| json!({"P": {"Version": "2012-10-17", "Statement": [statement]}});
+        let st = |action: &str, resource: &str| json!({"Effect": "Allow", "Action": action, "Resource": resource});
+        let cases: Vec<(Value, &str)> = vec![
+            (with(classic(), "/Role/InlinePolicies", policy(st("s3:Get:Object", "*"))),
+                "Role.InlinePolicies.P.Statement[0].Action: 's3:Get:Object' is not an action"),
+            (with(classic(), "/Role/InlinePolicies", policy(st("s3:GetObject", "TRUE"))),
+                "Role.InlinePolicies.P.Statement[0].Resource: 'TRUE' is not a resource"),
+            (with(classic(), "/Role/InlinePolicies", policy(st("s3:GetObject", "0.0.0.0/0"))),
+                "Role.InlinePolicies.P.Statement[0].Resource: '0.0.0.0/0' is not a resource"),
+            (with(classic(), "/Role/InlinePolicies", policy(st("s3:GetObject", "\u{4e2d}\u{6587}"))),
+                "Role.InlinePolicies.P.Statement[0].Resource: contains U+4E2D"),
+            (with(classic(), "/Role/InlinePolicies", json!({"P": {"Version": "2008-10-17", "Statement": st("s3:*", "*")}})),
+                "Role.InlinePolicies.P.Version: must be \"2012-10-17\", not '2008-10-17' (the current policy language; policy variables such as ${aws:username} need it)"),
+            (with(classic(), "/Role/InlinePolicies", json!({"P": "{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"s3:*\",\"Resource\":\"*\",\"Principal\":\"*\"}}"})),
+                "Role.InlinePolicies.P.Statement[0].Principal: is not allowed in an identity-based policy"),
+            (with(classic(), "/Role/InlinePolicies", json!({"P": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*", "Condition": {"StringEqualz": {"aws:x": "y"}}}]}})),
+                "Role.InlinePolicies.P.Statement[0].Condition: 'StringEqualz' is not an IAM condition operator"),
+            (with(classic(), "/Role/Tags", json!([{"Key": "team", "Value": "a"}, {"Key": "Team", "Value": "b"}])),
+                "Role.Tags: keys 'team' and 'Team' differ only in case, and IAM compares tag keys case-insensitively (items 0 and 1)"),
+            (with(classic(), "/Role/Tags", json!([{"Key": "team", "Value": "a"}, {"Key": "team", "Value": "a"}])),
+                "Role.Tags: key 'team' is given twice (items 0 and 1)"),
+        ];
+        for (props, expected) in cases {
+            let errs = LinkSpec::from_properties(&props).unwrap_err();
+            assert_eq!(errs.0.len(), 1, "{errs}");
+            let got = format!("{}", errs.0[0]);
+            assert!(got.starts_with(expected), "\n got: {got}\nwant: {expected}");
+        }
+    }
+
+    #[test]
+    fn inline_policies_together_fit_iams_quota_per_role() {
+        let big = |n: usize| {
+            let actions: Vec<String> = (0..n)
+                .map(|i| format!("s3:GetObjectVersion{i:04}"))
+                .collect();
+            json!({"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": actions, "Resource": "*"}})
+        };
+        let one = big(200);
+        assert!(rules::policy_size(&one) < rules::ROLE_INLINE_POLICIES_MAX_CHARS);
+        let fits = with(classic(), "/Role/InlinePolicies", json!({"A": one}));
+        assert!(LinkSpec::from_properties(&fits).is_ok());
+        // Each under the quota, together over it; reported with a broken rule elsewhere.
+        let over = with(
+            with(
+                classic(),
+                "/Role/InlinePolicies",
+                json!({"A": big(200), "B": big(200)}),
+            ),
+            "/Role/Path",
+            json!("bad"),
+        );
+        let got = errors_of(over);
+        assert!(got.contains("Role.Path: 'bad'"), "{got}");
+        assert!(
+            got.contains("Role.InlinePolicies: together ")
+                && got.contains("over IAM's quota of 10240 per role"),
+            "{got}"
+        );
+    }
+
+    #[test]
+    fn every_policy_problem_is_reported_with_the_other_errors() {
+        let props = with(
+            with(classic(), "/LinkName", json!("bad name")),
+            "/Role/InlinePolicies",
+            json!({"P": {"Version": "2008-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "s3:a:b", "Resource": "TRUE"}]}}),
+        );
+        let fields: Vec<String> = LinkSpec::from_properties(&props)
+            .unwrap_err()
+            .0
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "LinkName",
+                "Role.InlinePolicies.P.Version",
+                "Role.InlinePolicies.P.Statement[0].Action",
+                "Role.InlinePolicies.P.Statement[0].Resource"
+            ]
+        );
     }
 
     #[test]
