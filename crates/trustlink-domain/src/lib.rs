@@ -2,8 +2,8 @@
 //! follow, the policy documents it is made of, and the secrets it carries.
 
 pub mod error;
-pub mod identity_policy;
 pub mod evaluate;
+pub mod identity_policy;
 pub mod policy;
 mod props;
 pub mod record;
