@@ -578,7 +578,7 @@ async fn bad_requests_fail_with_a_reason_and_leave_nothing() {
         (with("/Role/MaxSessionDuration", json!("100")), "Role.MaxSessionDuration: must be between 3600 and 43200 seconds (got 100)"),
         (with("/Conditions", json!({"NotBefore": "2026-12-31T00:00:00Z", "NotAfter": "2026-01-01T00:00:00Z"})), "Conditions.NotAfter: must be later than NotBefore"),
         (with("/Colour", json!("blue")), "Colour: unknown property"),
-        (with("/Role/InlinePolicies", json!({"S3": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*"}]}})), "Role.InlinePolicies.S3: Statement[0] needs exactly one of Resource or NotResource"),
+        (with("/Role/InlinePolicies", json!({"S3": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*"}]}})), "Role.InlinePolicies.S3.Statement[0].Resource: is required (a statement needs exactly one of Resource or NotResource)"),
         (with("/Role/ManagedPolicyArns", json!(["arn:aws:iam::aws:policy/NoSuchPolicyAnywhere"])), "Role.ManagedPolicyArns[0]: managed policy 'arn:aws:iam::aws:policy/NoSuchPolicyAnywhere' does not exist"),
         (with("/Role/ManagedPolicyArns", json!(["arn:aws:iam::aws:policy/AdministratorAccess"])), "Role.ManagedPolicyArns[0]: 'arn:aws:iam::aws:policy/AdministratorAccess' is not in this deployment's managed policy allow-list"),
         (with("/Conditions", json!({"SourceIpCidrs": (0..120).map(|i| format!("10.{i}.0.0/16")).collect::<Vec<_>>()})), "TrustPolicy: would be"),

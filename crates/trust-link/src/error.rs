@@ -20,6 +20,10 @@ pub enum LinkError {
     /// Another delivery of the same request created `{0}` meanwhile (retried, then a Conflict).
     #[error("{0} was created concurrently")]
     Race(String),
+    /// The trusted user has two access keys; one may be a concurrent delivery's, about to be
+    /// stored (retried, then a Conflict).
+    #[error("user {0} has two access keys")]
+    KeysFull(String),
 }
 
 pub(crate) trait AtStep<T> {

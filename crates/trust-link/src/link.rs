@@ -16,6 +16,7 @@ use trustlink_aws::ports::{
 use trustlink_aws::AwsError;
 use trustlink_domain::policy::{self, Principal};
 use trustlink_domain::record::{self, tag, AccessKeySecret, ExternalIdSecret, LinkRecord};
+use trustlink_domain::withheld::Withheld;
 use trustlink_domain::{AccountId, ExternalId, LinkSpec, Settings};
 
 use crate::error::{invalid, AtStep, LinkError};
@@ -64,8 +65,8 @@ pub struct LinkService<C> {
     verify: VerifyBounds,
 }
 
-/// What this invocation did that a failure must undo, newest last.
-#[derive(Debug)]
+/// What this invocation did that a failure must undo, newest last. Logged as it is
+/// undone; its `Debug` names what and where, never a document or a secret value.
 enum Undo {
     User {
         account: AccountId,
@@ -97,12 +98,84 @@ enum Undo {
         user: String,
         id: String,
     },
+    /// A deleted link's secret this invocation restored: schedule it for deletion again.
+    RestoredSecret {
+        name: String,
+    },
     /// A replacement pointed the link's secret at the new role: point it back.
     SecretValue {
         name: String,
         value: ExternalIdSecret,
         tags: BTreeMap<String, String>,
     },
+}
+
+impl std::fmt::Debug for Undo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Undo::User { account, name } => write!(f, "User({account}, {name})"),
+            Undo::Role { account, name } => write!(f, "Role({account}, {name})"),
+            Undo::Secret { name } => write!(f, "Secret({name})"),
+            Undo::RestoredSecret { name } => write!(f, "RestoredSecret({name})"),
+            Undo::GrantPolicy { account, arn } => write!(f, "GrantPolicy({account}, {arn})"),
+            Undo::GrantAttachment {
+                account,
+                principal,
+                arn,
+            } => write!(f, "GrantAttachment({account}, {}, {arn})", principal.arn()),
+            Undo::GrantDocument {
+                account,
+                arn,
+                document,
+            } => write!(
+                f,
+                "GrantDocument({account}, {arn}, {:?})",
+                Withheld(document)
+            ),
+            Undo::AccessKey { account, user, id } => {
+                write!(f, "AccessKey({account}, {user}, {id})")
+            }
+            Undo::SecretValue { name, .. } => write!(f, "SecretValue({name})"),
+        }
+    }
+}
+
+/// The link's access key secret before anything is written.
+enum KeySecret {
+    Absent,
+    Deleted,
+    Live {
+        arn: String,
+        stored: Option<AccessKeySecret>,
+    },
+}
+
+/// What the link's secret says about the link before anything is written.
+enum LinkSecret {
+    Absent,
+    /// Scheduled for deletion: a deleted link's, keeping its name for the recovery window.
+    Deleted,
+    Live(Box<Existing>),
+}
+
+/// Deliveries of one request race for each piece; each lost race costs one more attempt.
+const RACE_ATTEMPTS: u32 = 6;
+
+/// Growing pauses with jitter, so that racing deliveries fall out of step.
+fn race_pause(attempt: u32) -> Duration {
+    let jitter = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() % 250)
+        .unwrap_or_default();
+    Duration::from_millis(200 * u64::from(attempt) + u64::from(jitter))
+}
+
+/// The one external ID a link's role accepts, when it accepts exactly one.
+fn sole_external_id(role: &RoleInfo) -> Option<ExternalId> {
+    match policy::accepted_external_ids(&role.trust_policy).as_slice() {
+        [only] => ExternalId::parse("ExternalId", only).ok(),
+        _ => None,
+    }
 }
 
 /// The link as its secret records it.
@@ -242,27 +315,19 @@ impl<C: Cloud> LinkService<C> {
         errors.into_result(()).map_err(LinkError::from)
     }
 
+    /// Reads only: a link secret scheduled for deletion belongs to a deleted link and is
+    /// reported as such, to be restored (and undone on failure) by the step that writes it.
     async fn read_existing(
         &self,
         secrets: &C::Secrets,
         name: &str,
-    ) -> Result<Option<Existing>, LinkError> {
+    ) -> Result<LinkSecret, LinkError> {
         let described = match secrets.describe_secret(name).await {
+            Ok(d) if d.scheduled_for_deletion => return Ok(LinkSecret::Deleted),
             Ok(d) => d,
-            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) if e.is_not_found() => return Ok(LinkSecret::Absent),
             Err(e) => return Err(e).at("secretsmanager:DescribeSecret"),
         };
-        if described.scheduled_for_deletion {
-            // A deleted link's secret keeps its name for the recovery window: bring it back.
-            secrets
-                .restore_secret(name)
-                .await
-                .at("secretsmanager:RestoreSecret")?;
-            info!(
-                secret = name,
-                "restored a link secret that was scheduled for deletion"
-            );
-        }
         let Some(record) = LinkRecord::from_tags(&described.tags) else {
             return Err(LinkError::Conflict(format!(
                 "LinkName: secret {name} exists but is not a trustlink link's; remove it or choose another LinkName"
@@ -285,37 +350,62 @@ impl<C: Cloud> LinkService<C> {
                 Err(e) => return Err(e).at("secretsmanager:GetSecretValue"),
             }
         }
-        Ok(Some(Existing {
+        Ok(LinkSecret::Live(Box::new(Existing {
             arn: described.arn,
             record,
             current,
             rotating,
-        }))
+        })))
     }
 
     /// A duplicate delivery running at the same time may create a piece between our read and
-    /// our write; after rolling back our own part, converge onto what it made.
+    /// our write. Then nothing is rolled back (the other delivery may already use what we
+    /// made, and we may use what it made): the attempt starts over, reads again and adopts
+    /// what exists. Only a real failure rolls back, and only what this invocation created.
     async fn apply(&self, spec: &LinkSpec, mode: Mode<'_>) -> Result<LinkOutput, LinkError> {
+        let mut undo = Vec::new();
         let mut attempt = 1;
-        loop {
-            match self.apply_once(spec, mode).await {
-                Err(LinkError::Race(what)) if attempt < 3 => {
+        let result = loop {
+            match self.apply_once(spec, mode, &mut undo).await {
+                Err(LinkError::Race(what)) if attempt < RACE_ATTEMPTS => {
                     info!(link = %spec.link_name, what = %what, attempt, "another request created it meanwhile; converging");
-                    tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
+                    tokio::time::sleep(race_pause(attempt)).await;
                     attempt += 1;
                 }
+                Err(LinkError::KeysFull(user)) if attempt < RACE_ATTEMPTS => {
+                    info!(link = %spec.link_name, user = %user, attempt, "the user has two keys; a concurrent delivery may be storing one");
+                    tokio::time::sleep(race_pause(attempt)).await;
+                    attempt += 1;
+                }
+                Err(LinkError::KeysFull(user)) => {
+                    break Err(LinkError::Conflict(format!(
+                        "TrustedSide.AccessKey: user {user} already has two access keys; delete one so trustlink can manage the link's key"
+                    )))
+                }
                 Err(LinkError::Race(what)) => {
-                    return Err(LinkError::Conflict(format!(
+                    break Err(LinkError::Conflict(format!(
                         "LinkName: {what} of link {} keeps being changed by another request",
                         spec.link_name
                     )))
                 }
-                other => return other,
+                other => break other,
+            }
+        };
+        if let Err(e) = &result {
+            if !undo.is_empty() {
+                warn!(link = %spec.link_name, error = %e, undo_steps = undo.len(), "rolling back");
+                self.rollback(std::mem::take(&mut undo)).await;
             }
         }
+        result
     }
 
-    async fn apply_once(&self, spec: &LinkSpec, mode: Mode<'_>) -> Result<LinkOutput, LinkError> {
+    async fn apply_once(
+        &self,
+        spec: &LinkSpec,
+        mode: Mode<'_>,
+        undo: &mut Vec<Undo>,
+    ) -> Result<LinkOutput, LinkError> {
         let (trusting, role_arn) = self.role_arn(spec).await?;
         let role_name = spec.role_name().to_string();
         let trusted = spec.trusted_principal.account().clone();
@@ -352,7 +442,12 @@ impl<C: Cloud> LinkService<C> {
                 )));
             }
         }
-        let existing = self.read_existing(&secrets, &secret_name).await?;
+        let (existing, link_secret_deleted) =
+            match self.read_existing(&secrets, &secret_name).await? {
+                LinkSecret::Absent => (None, false),
+                LinkSecret::Deleted => (None, true),
+                LinkSecret::Live(e) => (Some(*e), false),
+            };
         let replacing = match (&existing, mode) {
             (Some(e), _) if e.record.role_arn == role_arn => None,
             (Some(e), Mode::Update { physical_id }) if e.record.role_arn == physical_id => {
@@ -374,11 +469,14 @@ impl<C: Cloud> LinkService<C> {
             }
         }
 
-        // The external ID: as given, else the link's current one, else a new one.
+        // The external ID: as given, else the link's current one, else the one of the link's
+        // role when a concurrent delivery made the role but not yet the secret (deliveries of
+        // one request must agree on it), else a new one.
         let external_id = spec
             .external_id
             .clone()
             .or_else(|| existing.as_ref().map(|e| e.current.external_id.clone()))
+            .or_else(|| existing_role.as_ref().and_then(sole_external_id))
             .unwrap_or_else(ExternalId::generate);
         let id_changed = existing
             .as_ref()
@@ -413,7 +511,6 @@ impl<C: Cloud> LinkService<C> {
         }
         let accepted_refs: Vec<&str> = accepted.iter().map(String::as_str).collect();
 
-        let mut undo = Vec::new();
         let ctx = Ctx {
             spec,
             trusting: &trusting,
@@ -425,6 +522,7 @@ impl<C: Cloud> LinkService<C> {
             accepted: &accepted_refs,
             external_id: &external_id,
             id_changed,
+            link_secret_deleted,
         };
         let result = self
             .build(
@@ -434,21 +532,14 @@ impl<C: Cloud> LinkService<C> {
                 &secrets,
                 existing_role.as_ref(),
                 existing.as_ref(),
-                &mut undo,
+                undo,
             )
             .await;
-        match result {
-            Ok(out) => {
-                info!(link = %spec.link_name, role_arn = %out.role_arn, verified_by = out.verified_by,
-                      replaced = replacing.is_some(), "link in place");
-                Ok(out)
-            }
-            Err(e) => {
-                warn!(link = %spec.link_name, error = %e, undo_steps = undo.len(), "rolling back");
-                self.rollback(undo).await;
-                Err(e)
-            }
+        if let Ok(out) = &result {
+            info!(link = %spec.link_name, role_arn = %out.role_arn, verified_by = out.verified_by,
+                  replaced = replacing.is_some(), "link in place");
         }
+        result
     }
 
     async fn check_principal_exists(
@@ -760,6 +851,24 @@ impl<C: Cloud> LinkService<C> {
             link_name: link.to_string(),
         };
         let external_id_secret_arn = match existing {
+            None if ctx.link_secret_deleted => {
+                self.reuse_deleted_secret(secrets, ctx.secret_name, &value.to_text(), undo)
+                    .await?;
+                secrets
+                    .tag_secret(ctx.secret_name, &rec.to_tags())
+                    .await
+                    .at("secretsmanager:TagResource")?;
+                info!(
+                    link,
+                    secret = ctx.secret_name,
+                    "stored the external ID in the deleted link's secret"
+                );
+                secrets
+                    .describe_secret(ctx.secret_name)
+                    .await
+                    .at("secretsmanager:DescribeSecret")?
+                    .arn
+            }
             None => {
                 let arn = match secrets
                     .create_secret(
@@ -899,7 +1008,8 @@ impl<C: Cloud> LinkService<C> {
     }
 
     /// Reuses the key in the link's key secret while it is still the user's and active;
-    /// otherwise creates one and stores it.
+    /// otherwise creates one and stores it. When a concurrent delivery stores its key first,
+    /// ours is deleted at once (we know it is ours: we just made it) and theirs is adopted.
     async fn ensure_access_key(
         &self,
         ctx: &Ctx<'_>,
@@ -909,27 +1019,13 @@ impl<C: Cloud> LinkService<C> {
         secret_name: &str,
         undo: &mut Vec<Undo>,
     ) -> Result<(String, AccessKeySecret), LinkError> {
-        let link = ctx.spec.link_name.as_str();
         let keys = iam.list_access_keys(user).await.at("iam:ListAccessKeys")?;
-        let stored = match secrets.get_secret_value(secret_name, AWSCURRENT).await {
-            Ok(v) => Some(AccessKeySecret::parse(&v.text).map_err(LinkError::Conflict)?),
-            Err(e) if e.is_not_found() => None,
-            Err(e) => return Err(e).at("secretsmanager:GetSecretValue"),
-        };
-        let secret_exists = match secrets.describe_secret(secret_name).await {
-            Ok(d) => {
-                if d.scheduled_for_deletion {
-                    secrets
-                        .restore_secret(secret_name)
-                        .await
-                        .at("secretsmanager:RestoreSecret")?;
-                }
-                Some(d.arn)
-            }
-            Err(e) if e.is_not_found() => None,
-            Err(e) => return Err(e).at("secretsmanager:DescribeSecret"),
-        };
-        if let (Some(arn), Some(s)) = (&secret_exists, &stored) {
+        let state = self.read_key_secret(secrets, secret_name).await?;
+        if let KeySecret::Live {
+            arn,
+            stored: Some(s),
+        } = &state
+        {
             let live = keys
                 .iter()
                 .any(|k| k.id == s.access_key_id && k.status == KeyStatus::Active);
@@ -943,11 +1039,8 @@ impl<C: Cloud> LinkService<C> {
         }
         let key = match iam.create_access_key(user).await {
             Ok(k) => k,
-            Err(AwsError::LimitExceeded { .. }) => {
-                return Err(LinkError::Conflict(format!(
-                    "TrustedSide.AccessKey: user {user} already has two access keys; delete one so trustlink can manage the link's key"
-                )))
-            }
+            // Two keys: a concurrent delivery's may be one of them, about to be stored.
+            Err(AwsError::LimitExceeded { .. }) => return Err(LinkError::KeysFull(user.into())),
             Err(e) => return Err(e).at("iam:CreateAccessKey"),
         };
         undo.push(Undo::AccessKey {
@@ -955,58 +1048,166 @@ impl<C: Cloud> LinkService<C> {
             user: user.to_string(),
             id: key.id.clone(),
         });
-        info!(link, user, access_key_id = %key.id, "created an access key");
+        info!(link = %ctx.spec.link_name, user, access_key_id = %key.id, "created an access key");
         let value = AccessKeySecret {
             access_key_id: key.id.clone(),
             secret_access_key: key.secret,
             user_name: user.to_string(),
         };
-        let tags = BTreeMap::from([(tag::LINK.to_string(), link.to_string())]);
-        let arn = match secret_exists {
-            Some(arn) => {
-                secrets
-                    .put_secret_value(
-                        secret_name,
-                        &value.to_text(),
-                        &[AWSCURRENT],
-                        ExternalId::generate().expose(),
-                    )
-                    .await
-                    .at("secretsmanager:PutSecretValue")?;
-                arn
+        let stored = self
+            .store_key(ctx, secrets, secret_name, &value, state, undo)
+            .await;
+        let arn = match stored {
+            Err(LinkError::Race(what)) => {
+                // Not rolled back with the rest: a retry adopts the other delivery's key.
+                ignore_not_found(iam.delete_access_key(user, &value.access_key_id).await)
+                    .at("iam:DeleteAccessKey")?;
+                undo.retain(
+                    |u| !matches!(u, Undo::AccessKey { id, .. } if *id == value.access_key_id),
+                );
+                return Err(LinkError::Race(what));
             }
-            None => {
-                let arn = secrets
-                    .create_secret(
-                        secret_name,
-                        &format!("trustlink: access key of link {link}"),
-                        &value.to_text(),
-                        &tags,
-                        self.settings.secrets_kms_key_id.as_deref(),
-                        None,
-                    )
-                    .await
-                    .map_err(|e| {
-                        if e.is_already_exists() {
-                            LinkError::Race("the access key secret".into())
-                        } else {
-                            LinkError::Aws {
-                                step: "secretsmanager:CreateSecret",
-                                source: e,
-                            }
-                        }
-                    })?;
-                undo.push(Undo::Secret {
-                    name: secret_name.to_string(),
-                });
-                arn
-            }
+            other => other?,
         };
         secrets
             .put_resource_policy(secret_name, &secret_read_policy(ctx.principal_arn))
             .await
             .at("secretsmanager:PutResourcePolicy")?;
         Ok((arn, value))
+    }
+
+    async fn read_key_secret(
+        &self,
+        secrets: &C::Secrets,
+        name: &str,
+    ) -> Result<KeySecret, LinkError> {
+        let arn = match secrets.describe_secret(name).await {
+            Ok(d) if d.scheduled_for_deletion => return Ok(KeySecret::Deleted),
+            Ok(d) => d.arn,
+            Err(e) if e.is_not_found() => return Ok(KeySecret::Absent),
+            Err(e) => return Err(e).at("secretsmanager:DescribeSecret"),
+        };
+        let stored = match secrets.get_secret_value(name, AWSCURRENT).await {
+            Ok(v) => Some(AccessKeySecret::parse(&v.text).map_err(LinkError::Conflict)?),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e).at("secretsmanager:GetSecretValue"),
+        };
+        Ok(KeySecret::Live { arn, stored })
+    }
+
+    /// Stores a new key as AWSCURRENT of the key secret; `Race` when a concurrent delivery
+    /// stored its own key instead.
+    async fn store_key(
+        &self,
+        ctx: &Ctx<'_>,
+        secrets: &C::Secrets,
+        name: &str,
+        value: &AccessKeySecret,
+        state: KeySecret,
+        undo: &mut Vec<Undo>,
+    ) -> Result<String, LinkError> {
+        let link = ctx.spec.link_name.as_str();
+        let tags = BTreeMap::from([(tag::LINK.to_string(), link.to_string())]);
+        match state {
+            KeySecret::Live { arn, .. } => {
+                secrets
+                    .put_secret_value(
+                        name,
+                        &value.to_text(),
+                        &[AWSCURRENT],
+                        ExternalId::generate().expose(),
+                    )
+                    .await
+                    .at("secretsmanager:PutSecretValue")?;
+                let now_current = secrets
+                    .get_secret_value(name, AWSCURRENT)
+                    .await
+                    .at("secretsmanager:GetSecretValue")?;
+                match AccessKeySecret::parse(&now_current.text) {
+                    Ok(s) if s.access_key_id == value.access_key_id => Ok(arn),
+                    _ => Err(LinkError::Race("the access key secret".into())),
+                }
+            }
+            KeySecret::Deleted => {
+                self.reuse_deleted_secret(secrets, name, &value.to_text(), undo)
+                    .await?;
+                secrets
+                    .tag_secret(name, &tags)
+                    .await
+                    .at("secretsmanager:TagResource")?;
+                Ok(secrets
+                    .describe_secret(name)
+                    .await
+                    .at("secretsmanager:DescribeSecret")?
+                    .arn)
+            }
+            KeySecret::Absent => {
+                let created = secrets
+                    .create_secret(
+                        name,
+                        &format!("trustlink: access key of link {link}"),
+                        &value.to_text(),
+                        &tags,
+                        self.settings.secrets_kms_key_id.as_deref(),
+                        None,
+                    )
+                    .await;
+                match created {
+                    Ok(arn) => {
+                        undo.push(Undo::Secret {
+                            name: name.to_string(),
+                        });
+                        Ok(arn)
+                    }
+                    Err(e) if e.is_already_exists() => {
+                        Err(LinkError::Race("the access key secret".into()))
+                    }
+                    Err(e) => Err(e).at("secretsmanager:CreateSecret"),
+                }
+            }
+        }
+    }
+
+    /// Brings back a deleted link's secret (scheduled for deletion, its name still taken)
+    /// with `text` as its AWSCURRENT value. A failure schedules it for deletion again.
+    async fn reuse_deleted_secret(
+        &self,
+        secrets: &C::Secrets,
+        name: &str,
+        text: &trustlink_domain::SecretText,
+        undo: &mut Vec<Undo>,
+    ) -> Result<(), LinkError> {
+        secrets
+            .restore_secret(name)
+            .await
+            .at("secretsmanager:RestoreSecret")?;
+        undo.push(Undo::RestoredSecret {
+            name: name.to_string(),
+        });
+        // A rotation the deleted link left half-done is not this link's to resume.
+        let described = secrets
+            .describe_secret(name)
+            .await
+            .at("secretsmanager:DescribeSecret")?;
+        for v in described
+            .versions
+            .iter()
+            .filter(|v| v.stages.iter().any(|s| s == AWSPENDING))
+        {
+            secrets
+                .remove_stage(name, AWSPENDING, &v.version_id)
+                .await
+                .at("secretsmanager:UpdateSecretVersionStage")?;
+        }
+        secrets
+            .put_secret_value(name, text, &[AWSCURRENT], ExternalId::generate().expose())
+            .await
+            .at("secretsmanager:PutSecretValue")?;
+        info!(
+            secret = name,
+            "restored a deleted link's secret for the new link"
+        );
+        Ok(())
     }
 
     /// Removes what an earlier specification of this link had and this one has not: a grant
@@ -1239,6 +1440,9 @@ impl<C: Cloud> LinkService<C> {
                     Undo::Secret { name } => {
                         ignore_not_found(secrets.delete_secret(name, None).await)
                     }
+                    Undo::RestoredSecret { name } => {
+                        ignore_not_found(secrets.delete_secret(name, Some(7)).await)
+                    }
                     Undo::GrantPolicy { account, arn } => {
                         ignore_not_found(self.cloud.iam(account).await?.delete_policy(arn).await)
                     }
@@ -1399,6 +1603,8 @@ struct Ctx<'a> {
     accepted: &'a [&'a str],
     external_id: &'a ExternalId,
     id_changed: bool,
+    /// The link secret is a deleted link's, scheduled for deletion.
+    link_secret_deleted: bool,
 }
 
 /// A role with its inline and attached policies (IAM refuses to delete a role that has any).
@@ -1427,4 +1633,25 @@ pub async fn delete_user_fully<I: Users + AccessKeys>(iam: &I, name: &str) -> Re
         iam.delete_user(name).await
     };
     ignore_not_found(run.await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn undo_steps_never_show_a_document_or_a_secret_value() {
+        let account = AccountId::parse("a", "444455556666").unwrap();
+        let doc = json!({"Statement": [{"Condition": {"StringEquals": {"sts:ExternalId": "s3cr3t-id-value"}}}]});
+        let shown = format!(
+            "{:?}",
+            Undo::GrantDocument {
+                account,
+                arn: "arn:aws:iam::444455556666:policy/trustlink/TrustLink-x".into(),
+                document: doc,
+            }
+        );
+        assert!(shown.contains("TrustLink-x"), "{shown}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+    }
 }

@@ -4,10 +4,7 @@
 //! Create with a bad TrustingAccount. Everything the process prints, at `RUST_LOG=trace`, is
 //! then scanned for the external ID, the access key's secret and the ResponseURL signature.
 
-use std::io::Read;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -15,6 +12,7 @@ use trustlink_aws::ports::{Roles, Secrets, Users, AWSCURRENT};
 use trustlink_aws::AccountAccess;
 use trustlink_domain::AccountId;
 use trustlink_tests::cfn::{CloudFormation, URL_SIGNATURE};
+use trustlink_tests::function::{assert_json_lines, Function};
 use trustlink_tests::lambda_api::{Outcome, RuntimeApi};
 use trustlink_tests::*;
 
@@ -25,83 +23,6 @@ const EXTERNAL_ID: &str = "UniqueExternalId12345";
 /// How long each invocation may take (the function's Lambda timeout in the template is longer;
 /// against moto a Create takes seconds).
 const INVOCATION: Duration = Duration::from_secs(120);
-
-/// The function process with everything it printed. Dropping it kills the process, also when
-/// an assertion fails midway, so no test leaves a process behind.
-struct Function {
-    child: Child,
-    output: Arc<Mutex<Vec<u8>>>,
-    readers: Vec<JoinHandle<()>>,
-}
-
-impl Function {
-    fn spawn(env: Vec<(String, String)>) -> Self {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_trust-link"));
-        cmd.env_clear()
-            .envs(env)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("start the trust-link binary");
-        let output = Arc::new(Mutex::new(Vec::new()));
-        let readers = vec![
-            pump(child.stdout.take().expect("piped stdout"), output.clone()),
-            pump(child.stderr.take().expect("piped stderr"), output.clone()),
-        ];
-        Self {
-            child,
-            output,
-            readers,
-        }
-    }
-
-    /// Fails if the process has exited (it must keep polling for the next event).
-    fn assert_running(&mut self) {
-        if let Some(status) = self.child.try_wait().expect("poll the function process") {
-            panic!(
-                "the trust-link binary exited ({status}); it printed:\n{}",
-                self.text()
-            );
-        }
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
-    }
-
-    /// Kills the process and returns everything it printed, to the last byte.
-    fn stop(mut self) -> String {
-        self.kill();
-        for reader in std::mem::take(&mut self.readers) {
-            let _ = reader.join();
-        }
-        self.text()
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Function {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// Copies a pipe into the shared buffer until end of file (the process exited).
-fn pump(mut from: impl Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>) -> JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 8192];
-        loop {
-            match from.read(&mut buf) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => into.lock().unwrap().extend_from_slice(&buf[..n]),
-            }
-        }
-    })
-}
 
 /// An event file of `events/trust-link`, with this run's names and ResponseURL.
 fn event_file(name: &str, link: &str, role: &str, user: &str, response_url: &str) -> Value {
@@ -119,6 +40,26 @@ fn event_file(name: &str, link: &str, role: &str, user: &str, response_url: &str
     props["TrustedPrincipal"] = json!(format!("arn:aws:iam::{TRUSTED}:user/{user}"));
     event["ResponseURL"] = json!(response_url);
     event
+}
+
+fn binary() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_trust-link"))
+}
+
+/// Lambda's environment for the function, AWS at `endpoint` (default: moto itself), at the
+/// most verbose level an operator can choose: the binary's own caps must hold at it.
+fn function_process_env(api: &RuntimeApi, endpoint: Option<String>) -> Vec<(String, String)> {
+    let mut env = api.env("trustlink-trust-link");
+    env.extend(function_env());
+    if let Some(endpoint) = endpoint {
+        env.push(("AWS_ENDPOINT_URL".into(), endpoint));
+    }
+    env.push((
+        "TRUSTLINK_ROLE_PATHS".into(),
+        "/trustlink/,/cross-account/".into(),
+    ));
+    env.push(("RUST_LOG".into(), "trace".into()));
+    env
 }
 
 fn status(r: &Value) -> &str {
@@ -175,18 +116,7 @@ async fn the_binary_creates_and_deletes_a_link_through_the_runtime_api() {
     let api = RuntimeApi::start().await;
     let cfn = CloudFormation::start().await;
 
-    let mut env = api.env("trustlink-trust-link");
-    env.extend(function_env());
-    env.push((
-        "TRUSTLINK_ROLE_PATHS".into(),
-        "/trustlink/,/cross-account/".into(),
-    ));
-    // The most verbose level an operator can choose: the binary's own caps must hold.
-    env.push(("RUST_LOG".into(), "trace".into()));
-    if let Some(path) = std::env::var_os("PATH") {
-        env.push(("PATH".into(), path.to_string_lossy().into_owned()));
-    }
-    let mut function = Function::spawn(env);
+    let mut function = Function::spawn(binary(), function_process_env(&api, None));
 
     let pid = std::process::id();
     let (link, role, user) = (
@@ -285,16 +215,7 @@ async fn the_binary_creates_and_deletes_a_link_through_the_runtime_api() {
 
     // Everything the process printed: JSON lines, and no secret in them.
     let output = function.stop();
-    let lines: Vec<&str> = output.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert!(
-        !lines.is_empty(),
-        "the function printed nothing: the scan would be meaningless"
-    );
-    for line in &lines {
-        let parsed: Value = serde_json::from_str(line)
-            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
-        assert!(parsed.is_object(), "not a JSON object: {line}");
-    }
+    assert_json_lines(&output);
     assert_no_secret_in(
         "the trust-link binary's output",
         &output,

@@ -5,14 +5,15 @@ use std::collections::BTreeMap;
 use std::future::Future;
 
 use serde_json::Value;
+use trustlink_domain::withheld::Withheld;
 use trustlink_domain::{SecretAccessKey, SecretText, SessionToken};
 
 use crate::AwsError;
 
 pub type AwsResult<T> = std::result::Result<T, AwsError>;
 
-/// A role to create.
-#[derive(Debug, Clone, PartialEq)]
+/// A role to create. Its `Debug` withholds the trust policy (it names external IDs).
+#[derive(Clone, PartialEq)]
 pub struct RoleDefinition {
     pub name: String,
     pub path: String,
@@ -23,8 +24,8 @@ pub struct RoleDefinition {
     pub tags: BTreeMap<String, String>,
 }
 
-/// A role as IAM has it.
-#[derive(Debug, Clone, PartialEq)]
+/// A role as IAM has it. Its `Debug` withholds the trust policy (it names external IDs).
+#[derive(Clone, PartialEq)]
 pub struct RoleInfo {
     pub arn: String,
     pub name: String,
@@ -35,6 +36,26 @@ pub struct RoleInfo {
     pub trust_policy: Value,
     pub permissions_boundary: Option<String>,
     pub tags: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for RoleDefinition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoleDefinition")
+            .field("name", &self.name)
+            .field("path", &self.path)
+            .field("trust_policy", &Withheld(&self.trust_policy))
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for RoleInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoleInfo")
+            .field("arn", &self.arn)
+            .field("trust_policy", &Withheld(&self.trust_policy))
+            .field("tags", &self.tags)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The trusting account's roles: the role itself, its trust policy, its permissions.

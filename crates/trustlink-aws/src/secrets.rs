@@ -21,6 +21,17 @@ impl SecretsAdapter {
     pub fn new(client: Client) -> Self {
         Self { client }
     }
+
+    /// Asked only after Secrets Manager refused a call, to tell "deleted" from other refusals
+    /// by the secret's state rather than by the wording of the message.
+    async fn scheduled_for_deletion(&self, name: &str) -> bool {
+        self.client
+            .describe_secret()
+            .secret_id(name)
+            .send()
+            .await
+            .is_ok_and(|d| d.deleted_date().is_some())
+    }
 }
 
 fn tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
@@ -116,14 +127,25 @@ impl Secrets for SecretsAdapter {
     }
 
     async fn get_secret_value(&self, name: &str, stage: &str) -> Result<SecretValue> {
-        let out = self
+        let sent = self
             .client
             .get_secret_value()
             .secret_id(name)
             .version_stage(stage)
             .send()
             .await
-            .map_err(map_sdk("secretsmanager:GetSecretValue"))?;
+            .map_err(map_sdk("secretsmanager:GetSecretValue"));
+        let out = match sent {
+            Ok(out) => out,
+            // Secrets Manager refuses to read a secret scheduled for deletion: to a reader
+            // it is gone.
+            Err(AwsError::Invalid { operation, message })
+                if self.scheduled_for_deletion(name).await =>
+            {
+                return Err(AwsError::NotFound { operation, message })
+            }
+            Err(e) => return Err(e),
+        };
         Ok(SecretValue {
             version_id: out.version_id().unwrap_or_default().to_string(),
             stages: out.version_stages().to_vec(),
@@ -211,10 +233,16 @@ impl Secrets for SecretsAdapter {
             Some(days) => req.recovery_window_in_days(days),
             None => req.force_delete_without_recovery(true),
         };
-        req.send()
+        match req
+            .send()
             .await
-            .map_err(map_sdk("secretsmanager:DeleteSecret"))?;
-        Ok(())
+            .map_err(map_sdk("secretsmanager:DeleteSecret"))
+        {
+            Ok(_) => Ok(()),
+            // Already scheduled for deletion (a duplicate Delete got here first): done.
+            Err(AwsError::Invalid { .. }) if self.scheduled_for_deletion(name).await => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     async fn restore_secret(&self, name: &str) -> Result<()> {
