@@ -12,6 +12,7 @@ pub mod rules;
 pub mod secret;
 pub mod settings;
 pub mod spec;
+pub mod withheld;
 
 pub use error::{ValidationError, ValidationErrors};
 pub use policy::Principal;
