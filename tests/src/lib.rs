@@ -1,5 +1,9 @@
 //! The local AWS stack for integration tests: a moto server per test binary on a free
 //! loopback port, SDK configurations pointed at it, and a log capture to scan for secrets.
+//!
+//! Two backends ([`Backend`]): moto (the functions above: fast, Python, accepts every
+//! AssumeRole) and fakecloud ([`fakecloud`]: evaluates trust policies; the enforcement tests
+//! run only there).
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -9,6 +13,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use aws_config::{Region, SdkConfig};
 
 pub mod cfn;
+pub mod enforce;
+pub mod fakecloud;
 pub mod faults;
 pub mod http;
 pub mod lambda_api;
@@ -261,4 +267,83 @@ pub fn assert_logs_clean(logs: &LogCapture) {
     let mut all: Vec<&str> = seen.iter().map(String::as_str).collect();
     all.push(cfn::URL_SIGNATURE);
     assert_no_secret_in("the logs", &text, &all);
+}
+
+/// The local AWS a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// moto: every `sts:AssumeRole` is granted, whatever the trust policy says.
+    Moto,
+    /// fakecloud: the trust policy decides (principal, external ID, MFA); see
+    /// docs/fakecloud.md for where it still differs from AWS.
+    FakeCloud,
+}
+
+impl Backend {
+    /// `TRUSTLINK_BACKEND`: `moto` (the default) or `fakecloud`.
+    pub fn from_env() -> Backend {
+        match std::env::var("TRUSTLINK_BACKEND").as_deref() {
+            Err(_) | Ok("") | Ok("moto") => Backend::Moto,
+            Ok("fakecloud") => Backend::FakeCloud,
+            Ok(other) => panic!("TRUSTLINK_BACKEND={other}: expected moto or fakecloud"),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Moto => "moto",
+            Backend::FakeCloud => "fakecloud",
+        }
+    }
+
+    /// Whether `sts:AssumeRole` is decided by the role's trust policy. Where it is not, a
+    /// test can only read the policy back, and must say so rather than pass.
+    pub fn evaluates_trust_policies(self) -> bool {
+        self == Backend::FakeCloud
+    }
+
+    pub fn endpoint(self) -> String {
+        match self {
+            Backend::Moto => moto().endpoint(),
+            Backend::FakeCloud => fakecloud::fakecloud().endpoint(),
+        }
+    }
+
+    pub async fn config_with(self, credentials: Credentials) -> SdkConfig {
+        match self {
+            Backend::Moto => config_with(credentials).await,
+            Backend::FakeCloud => fakecloud::config_with(credentials).await,
+        }
+    }
+
+    /// The hub as the trust-link function runs in it.
+    pub async fn hub_config(self) -> SdkConfig {
+        match self {
+            Backend::Moto => hub_config().await,
+            Backend::FakeCloud => fakecloud::function_config(fakecloud::Function::TrustLink).await,
+        }
+    }
+
+    pub async fn bootstrap_member_account(self, account: &str) {
+        match self {
+            Backend::Moto => bootstrap_member_account(account).await,
+            Backend::FakeCloud => fakecloud::bootstrap_member_account(account).await,
+        }
+    }
+
+    /// What the functions work with, the member accounts provisioned (as `links::access`).
+    pub async fn access(self) -> trustlink_aws::AccountAccess {
+        match self {
+            Backend::Moto => links::access().await,
+            Backend::FakeCloud => fakecloud::access(fakecloud::Function::TrustLink).await,
+        }
+    }
+
+    /// Environment for a function process pointed at this backend.
+    pub async fn function_env(self) -> Vec<(String, String)> {
+        match self {
+            Backend::Moto => function_env(),
+            Backend::FakeCloud => fakecloud::function_env(fakecloud::Function::TrustLink).await,
+        }
+    }
 }
