@@ -5,13 +5,14 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 TMP := .tmp
 
-.PHONY: setup test test-rust test-templates lint fmt build demo moto-start moto-stop bench clean
+.PHONY: setup test test-rust test-templates lint fmt build demo demo-enforced moto-start moto-stop bench clean
 
 setup:
 	@tools/setup.sh
 
 ## The whole test suite: unit and integration tests (each test binary starts its own moto
-## server), and the template checks (cfn-lint, sam validate --lint, least privilege).
+## server; the enforcement*.rs binaries their own fakecloud, which evaluates trust policies),
+## and the template checks (cfn-lint, sam validate --lint, least privilege).
 test: setup test-rust test-templates
 
 test-rust: setup
@@ -44,8 +45,14 @@ check-build:
 	tools/check_build.sh infra/template.yaml .aws-sam/build
 
 ## The whole story on the local AWS stack: create the classic link, use it, rotate, delete.
+## BACKEND=moto (default; says which checks it cannot make) or BACKEND=fakecloud (trust
+## policies evaluated: shows the denials).
+BACKEND ?= moto
 demo: setup
-	$(VENV)/bin/python tools/demo.py
+	BACKEND=$(BACKEND) $(VENV)/bin/python tools/demo.py
+
+demo-enforced: setup
+	BACKEND=fakecloud $(VENV)/bin/python tools/demo.py
 
 ## Start-up time, memory and binary size of the release binaries (host target).
 bench:
