@@ -88,21 +88,34 @@
 //! }
 //! ```
 
-mod handler;
+mod config;
+mod deadline;
+mod dispatch;
+mod error_chain;
+mod fn_resource;
+mod guard;
+mod log;
+mod no_echo;
+mod physical_id;
 mod redact;
 mod request;
+mod resource;
 mod response;
+mod run;
 mod sender;
 
 pub use aws_lambda_events::event::cloudformation::CloudFormationCustomResourceRequest;
 
-pub use handler::{
-    failed_create_id, handle, handle_with_config, install_panic_hook, is_failed_create_id,
-    resource_fn, run, Config, CustomResource, FnResource, Outcome, ResourceError,
-};
+pub use config::Config;
+pub use dispatch::{handle, handle_with_config};
+pub use fn_resource::{resource_fn, FnResource};
+pub use guard::install_panic_hook;
+pub use physical_id::{failed_create_id, is_failed_create_id};
 pub use redact::redact_url;
 pub use request::{MalformedRequest, Request, RequestType};
+pub use resource::{CustomResource, Outcome, ResourceError};
 pub use response::{Response, Status, MAX_BODY_BYTES, MAX_PHYSICAL_ID_BYTES, MAX_REASON_BYTES};
+pub use run::run;
 pub use sender::{
     Delivery, HttpSender, Recorded, RecordingSender, ResponseSender, RetryPolicy, SendError,
 };

@@ -114,20 +114,11 @@ impl Request {
         if request_type != RequestType::Create {
             required.push("PhysicalResourceId");
         }
-        for name in required {
-            match fields.get(name) {
-                Some(Value::String(s)) if !s.is_empty() => {}
-                Some(Value::String(_)) => {
-                    return Err(malformed.with_problem(format!("empty {name}")));
-                }
-                Some(other) => {
-                    return Err(malformed.with_problem(format!(
-                        "{name} is {} instead of a string",
-                        json_kind(other)
-                    )));
-                }
-                None => return Err(malformed.with_problem(format!("missing {name}"))),
-            }
+        if let Some(problem) = required
+            .into_iter()
+            .find_map(|name| required_field_problem(&fields, name))
+        {
+            return Err(malformed.with_problem(problem));
         }
 
         let mut inner: CloudFormationCustomResourceRequest<Value, Value> =
@@ -268,6 +259,19 @@ struct Common<'a> {
     resource_type: &'a str,
     physical_resource_id: Option<&'a str>,
     resource_properties: &'a Value,
+}
+
+/// What is wrong with the required string field `name`, if anything.
+fn required_field_problem(fields: &Map<String, Value>, name: &str) -> Option<String> {
+    match fields.get(name) {
+        Some(Value::String(s)) if !s.is_empty() => None,
+        Some(Value::String(_)) => Some(format!("empty {name}")),
+        Some(other) => Some(format!(
+            "{name} is {} instead of a string",
+            json_kind(other)
+        )),
+        None => Some(format!("missing {name}")),
+    }
 }
 
 fn parse_properties<T: DeserializeOwned>(value: &Value, what: &str) -> Result<T, ResourceError> {

@@ -5,6 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::no_echo::debug_data;
 use crate::redact::sanitize;
 use crate::request::truncate_bytes;
 
@@ -68,13 +69,8 @@ impl fmt::Debug for Response {
             .field("physical_resource_id", &self.physical_resource_id)
             .field("stack_id", &self.stack_id)
             .field("request_id", &self.request_id)
-            .field("logical_resource_id", &self.logical_resource_id)
-            .field("no_echo", &self.no_echo);
-        if self.no_echo {
-            d.field("data_keys", &self.data.keys().collect::<Vec<_>>());
-        } else {
-            d.field("data", &self.data);
-        }
+            .field("logical_resource_id", &self.logical_resource_id);
+        debug_data(&mut d, self.no_echo, &self.data);
         d.finish()
     }
 }

@@ -11,6 +11,7 @@ use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use tokio::time::Instant;
 
+use crate::error_chain::error_chain;
 use crate::redact::{redact_url, sanitize};
 use crate::{Error, Response};
 
@@ -286,17 +287,6 @@ fn s3_error_code(body: &[u8]) -> Option<String> {
     let code = &text[start..start + len];
     (!code.is_empty() && code.len() <= 64 && code.chars().all(|c| c.is_ascii_alphanumeric()))
         .then(|| code.to_owned())
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut message = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
-        source = s.source();
-    }
-    message
 }
 
 /// A [`ResponseSender`] that keeps every response in memory and always succeeds; for tests
