@@ -6,50 +6,17 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cfn_custom_resource::HttpSender;
-use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
-use trust_link::{LinkService, TrustLinkResource, VerifyBounds};
 use trustlink_aws::ports::*;
 use trustlink_aws::AccountAccess;
 use trustlink_domain::policy::{self, grant_policy, trust_policy};
 use trustlink_domain::record::{AccessKeySecret, ExternalIdSecret};
-use trustlink_domain::{AccountId, Conditions, LinkSpec, Principal, SecretText, Settings};
-use trustlink_tests::cfn::{request, CloudFormation};
+use trustlink_domain::{AccountId, Conditions, LinkSpec, Principal, SecretText};
+use trustlink_tests::cfn::request;
 use trustlink_tests::*;
 
-const TRUSTING: &str = "111122223333";
-const TRUSTED: &str = "444455556666";
-
-fn account(id: &str) -> AccountId {
-    AccountId::parse("account", id).unwrap()
-}
-
-fn settings() -> Settings {
-    Settings {
-        role_paths: Some(vec!["/trustlink/".into(), "/cross-account/".into()]),
-        managed_policy_allowlist: Some(vec![
-            "arn:aws:iam::aws:policy/ReadOnlyAccess".into(),
-            "arn:aws:iam::aws:policy/SecurityAudit".into(),
-            "arn:aws:iam::aws:policy/NoSuchPolicy*".into(),
-        ]),
-        ..Settings::default()
-    }
-}
-
-fn fast_verify() -> VerifyBounds {
-    VerifyBounds {
-        attempts: 5,
-        first_delay: Duration::from_millis(100),
-        max_delay: Duration::from_millis(400),
-    }
-}
-
-async fn access() -> AccountAccess {
-    bootstrap_member_account(TRUSTING).await;
-    bootstrap_member_account(TRUSTED).await;
-    AccountAccess::new(hub_config().await, trustlink_aws::DEFAULT_ADMIN_ROLE_NAME)
-}
+use trustlink_tests::fixtures::{access, account, reason, status, TRUSTED, TRUSTING};
+use trustlink_tests::resource::Harness;
 
 /// The classic scenario, with names unique to this test.
 fn classic(link: &str, role: &str, user: &str) -> Value {
@@ -74,89 +41,6 @@ fn classic(link: &str, role: &str, user: &str) -> Value {
         "TrustedSide": {"Grant": "true", "CreateUser": "true", "AccessKey": "true"},
         "Rotation": {"ExternalIdDays": "90", "AccessKeyDays": "90", "GraceHours": "24"}
     })
-}
-
-struct Harness<C: Cloud> {
-    cfn: CloudFormation,
-    resource: TrustLinkResource<C>,
-    sender: HttpSender,
-    n: AtomicU32,
-}
-
-impl<C: Cloud> Harness<C> {
-    async fn new(cloud: C) -> Self {
-        Self {
-            cfn: CloudFormation::start().await,
-            resource: TrustLinkResource::new(LinkService::new(cloud, settings(), fast_verify())),
-            sender: HttpSender::new().unwrap(),
-            n: AtomicU32::new(0),
-        }
-    }
-
-    fn next_id(&self) -> String {
-        format!(
-            "req-{}-{}",
-            std::process::id(),
-            self.n.fetch_add(1, Ordering::Relaxed)
-        )
-    }
-
-    /// Sends one request through the real handler, with `deadline` left, and returns what
-    /// CloudFormation received.
-    async fn send_with_deadline(
-        &self,
-        kind: &str,
-        physical: Option<&str>,
-        props: &Value,
-        old: Option<&Value>,
-        deadline: Duration,
-    ) -> Value {
-        let id = self.next_id();
-        let event = request(kind, &id, physical, props, old, &self.cfn.response_url(&id));
-        self.invoke(event, deadline).await.expect("delivered");
-        let responses = self.cfn.responses(&id);
-        assert_eq!(responses.len(), 1, "exactly one response per request");
-        let response = responses.into_iter().next().unwrap();
-        assert_eq!(response["RequestId"], json!(id));
-        // CloudFormation's presigned URL has no Content-Type in its signature: it must be empty.
-        assert_eq!(self.cfn.puts(&id)[0].0.header("content-type"), Some(""));
-        response
-    }
-
-    async fn send(
-        &self,
-        kind: &str,
-        physical: Option<&str>,
-        props: &Value,
-        old: Option<&Value>,
-    ) -> Value {
-        self.send_with_deadline(kind, physical, props, old, Duration::from_secs(120))
-            .await
-    }
-
-    async fn invoke(
-        &self,
-        event: Value,
-        deadline: Duration,
-    ) -> Result<(), cfn_custom_resource::Error> {
-        let mut ctx = Context::default();
-        ctx.request_id = self.next_id();
-        ctx.deadline = (std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            + deadline)
-            .as_millis() as u64;
-        cfn_custom_resource::handle(&self.resource, LambdaEvent::new(event, ctx), &self.sender)
-            .await
-    }
-}
-
-fn status(r: &Value) -> &str {
-    r["Status"].as_str().unwrap_or_default()
-}
-
-fn reason(r: &Value) -> &str {
-    r["Reason"].as_str().unwrap_or_default()
 }
 
 async fn secret_value(access: &AccountAccess, name: &str, stage: &str) -> SecretText {

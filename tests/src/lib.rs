@@ -16,9 +16,13 @@ pub mod cfn;
 pub mod enforce;
 pub mod fakecloud;
 pub mod faults;
+pub mod fixtures;
+pub mod function;
 pub mod http;
 pub mod lambda_api;
+pub mod latency;
 pub mod links;
+pub mod resource;
 use aws_credential_types::Credentials;
 
 pub const HUB_ACCOUNT: &str = "123456789012";

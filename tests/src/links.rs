@@ -11,23 +11,9 @@ use trustlink_aws::ports::{
 use trustlink_aws::AccountAccess;
 use trustlink_domain::policy;
 use trustlink_domain::record::{self, tag, AccessKeySecret, ExternalIdSecret};
-use trustlink_domain::{AccountId, LinkSpec, Settings};
+use trustlink_domain::{LinkSpec, Settings};
 
-pub const TRUSTING: &str = "111122223333";
-pub const TRUSTED: &str = "444455556666";
-
-pub fn account(id: &str) -> AccountId {
-    AccountId::parse("account", id).unwrap()
-}
-
-pub async fn access() -> AccountAccess {
-    crate::bootstrap_member_account(TRUSTING).await;
-    crate::bootstrap_member_account(TRUSTED).await;
-    AccountAccess::new(
-        crate::hub_config().await,
-        trustlink_aws::DEFAULT_ADMIN_ROLE_NAME,
-    )
-}
+pub use crate::fixtures::{access, account, TRUSTED, TRUSTING};
 
 /// A created link.
 #[derive(Debug, Clone)]

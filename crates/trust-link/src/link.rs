@@ -158,6 +158,14 @@ enum LinkSecret {
     Live(Box<Existing>),
 }
 
+/// A step's future boxed behind `dyn`: nested by value, the futures of all the steps make
+/// a type too deep for the compiler's layout computation in callers.
+pub(crate) fn erased<'a, T>(
+    f: impl std::future::Future<Output = T> + Send + 'a,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>> {
+    Box::pin(f)
+}
+
 /// Deliveries of one request race for each piece; each lost race costs one more attempt.
 const RACE_ATTEMPTS: u32 = 6;
 
@@ -366,7 +374,7 @@ impl<C: Cloud> LinkService<C> {
         let mut undo = Vec::new();
         let mut attempt = 1;
         let result = loop {
-            match self.apply_once(spec, mode, &mut undo).await {
+            match erased(self.apply_once(spec, mode, &mut undo)).await {
                 Err(LinkError::Race(what)) if attempt < RACE_ATTEMPTS => {
                     info!(link = %spec.link_name, what = %what, attempt, "another request created it meanwhile; converging");
                     tokio::time::sleep(race_pause(attempt)).await;
@@ -524,17 +532,16 @@ impl<C: Cloud> LinkService<C> {
             id_changed,
             link_secret_deleted,
         };
-        let result = self
-            .build(
-                &ctx,
-                &trusting_iam,
-                trusted_iam.as_ref(),
-                &secrets,
-                existing_role.as_ref(),
-                existing.as_ref(),
-                undo,
-            )
-            .await;
+        let result = erased(self.build(
+            &ctx,
+            &trusting_iam,
+            trusted_iam.as_ref(),
+            &secrets,
+            existing_role.as_ref(),
+            existing.as_ref(),
+            undo,
+        ))
+        .await;
         if let Ok(out) = &result {
             info!(link = %spec.link_name, role_arn = %out.role_arn, verified_by = out.verified_by,
                   replaced = replacing.is_some(), "link in place");
@@ -817,9 +824,9 @@ impl<C: Cloud> LinkService<C> {
             spec.trusted_side.access_key,
             &spec.trusted_principal,
         ) {
-            let (arn, key) = self
-                .ensure_access_key(ctx, iam, secrets, user, &key_secret_name, undo)
-                .await?;
+            let (arn, key) =
+                erased(self.ensure_access_key(ctx, iam, secrets, user, &key_secret_name, undo))
+                    .await?;
             key_secret_arn = Some(arn);
             key_for_verify = Some(key);
         }
@@ -933,21 +940,19 @@ impl<C: Cloud> LinkService<C> {
 
         // 7. What the previous specification had and this one does not.
         if let Some(prev) = previous {
-            self.retire_previous(
+            erased(self.retire_previous(
                 ctx,
                 prev,
                 trusted_iam,
                 secrets,
                 &grant_arn,
                 &key_secret_name,
-            )
+            ))
             .await?;
         }
 
         // 8. Prove it works.
-        let verified_by = self
-            .verify(ctx, trusting_iam, key_for_verify.as_ref())
-            .await?;
+        let verified_by = erased(self.verify(ctx, trusting_iam, key_for_verify.as_ref())).await?;
         Ok(LinkOutput {
             role_arn: ctx.role_arn.to_string(),
             role_name: ctx.role_name.to_string(),
@@ -1519,7 +1524,7 @@ impl<C: Cloud> LinkService<C> {
             .map(String::from)
             .or_else(|| role.as_ref().and_then(|r| r.tags.get(tag::LINK).cloned()));
         if let Some(link) = &link_name {
-            self.delete_shared_parts(link, physical_id).await?;
+            erased(self.delete_shared_parts(link, physical_id)).await?;
         }
         match role {
             Some(r) if link_name.is_some() && r.tags.get(tag::LINK) == link_name.as_ref() => {

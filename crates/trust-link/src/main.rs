@@ -1,5 +1,4 @@
 //! `trust-link`: reads its settings once, builds one SDK configuration, serves CloudFormation.
-#![recursion_limit = "256"]
 
 use trust_link::{LinkService, TrustLinkResource, VerifyBounds};
 use trustlink_aws::AccountAccess;

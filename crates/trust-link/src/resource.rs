@@ -5,7 +5,7 @@ use tracing::info;
 use trustlink_aws::ports::Cloud;
 use trustlink_domain::LinkSpec;
 
-use crate::link::{LinkOutput, LinkService};
+use crate::link::{erased, LinkOutput, LinkService};
 
 pub struct TrustLinkResource<C> {
     service: LinkService<C>,
@@ -46,8 +46,7 @@ impl<C: Cloud> CustomResource for TrustLinkResource<C> {
         info!(link = %spec.link_name, request_id = req.request_id(), "create");
         // A failure has been rolled back: the protocol's failed-create id tells the later
         // Delete that there is nothing to remove.
-        self.service
-            .create(&spec)
+        erased(self.service.create(&spec))
             .await
             .map(outcome)
             .map_err(failure)
@@ -57,8 +56,7 @@ impl<C: Cloud> CustomResource for TrustLinkResource<C> {
         let spec = spec_of(req)?;
         let physical_id = req.physical_resource_id().unwrap_or_default();
         info!(link = %spec.link_name, request_id = req.request_id(), physical_id, "update");
-        self.service
-            .update(&spec, physical_id)
+        erased(self.service.update(&spec, physical_id))
             .await
             .map(outcome)
             .map_err(failure)
@@ -72,8 +70,7 @@ impl<C: Cloud> CustomResource for TrustLinkResource<C> {
             .get("LinkName")
             .and_then(|v| v.as_str());
         info!(link = ?link_name, request_id = req.request_id(), physical_id = %physical_id, "delete");
-        self.service
-            .delete(&physical_id, link_name)
+        erased(self.service.delete(&physical_id, link_name))
             .await
             .map_err(failure)?;
         Ok(Outcome::new(physical_id))
