@@ -31,7 +31,8 @@ pub struct LinkSpec {
     pub rotation: RotationSettings,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// Its `Debug` shows the inline policies' names and shapes, never their documents.
+#[derive(Clone, PartialEq)]
 pub struct RoleSpec {
     /// `None`: the link name.
     pub name: Option<String>,
@@ -42,6 +43,22 @@ pub struct RoleSpec {
     pub inline_policies: BTreeMap<String, Value>,
     pub permissions_boundary: Option<String>,
     pub tags: Vec<Tag>,
+}
+
+impl std::fmt::Debug for RoleSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inline: BTreeMap<&str, crate::withheld::Withheld<'_>> = self
+            .inline_policies
+            .iter()
+            .map(|(name, doc)| (name.as_str(), crate::withheld::Withheld(doc)))
+            .collect();
+        f.debug_struct("RoleSpec")
+            .field("name", &self.name)
+            .field("path", &self.path)
+            .field("managed_policy_arns", &self.managed_policy_arns)
+            .field("inline_policies", &inline)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -594,6 +611,18 @@ mod tests {
             "TrustedSide": {"Grant": "true", "CreateUser": "true", "AccessKey": "true"},
             "Rotation": {"ExternalIdDays": "90", "AccessKeyDays": "90", "GraceHours": "24"}
         })
+    }
+
+    #[test]
+    fn debug_of_a_spec_shows_no_document_and_no_external_id() {
+        let mut props = classic();
+        props["Role"]["InlinePolicies"]["S3DevAccess"]["Statement"][0]["Sid"] =
+            json!("SecretLookingSid0123");
+        let spec = LinkSpec::from_properties(&props).unwrap();
+        let shown = format!("{spec:?}");
+        assert!(shown.contains("S3DevAccess"), "{shown}");
+        assert!(!shown.contains("SecretLookingSid0123"), "{shown}");
+        assert!(!shown.contains("UniqueExternalId12345"), "{shown}");
     }
 
     fn errors_of(props: Value) -> String {
