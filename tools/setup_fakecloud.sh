@@ -31,7 +31,9 @@ installed() {
 
 installed && exit 0
 
-# One line every 50 crates with the elapsed time, and any error line, for logs without a terminal.
+# One line every 50 crates with the elapsed time, any error line, and cargo's "Blocking waiting
+# for file lock" (another build of the same directory is running: this one waits for it), for
+# logs without a terminal.
 progress() {
   local n=0 line
   while IFS= read -r line; do
@@ -42,7 +44,7 @@ progress() {
           echo "setup: fakecloud: $n crates compiled ($((SECONDS - start)) s)"
         fi
         ;;
-      error*) echo "$line" ;;
+      error* | *"Blocking waiting"*) echo "setup: fakecloud: $line" ;;
     esac
   done
 }
