@@ -1,0 +1,57 @@
+//! Step 3: the role's permissions. Managed policies: attach what is new, detach what is
+//! gone; inline policies: put every wanted one, delete the others.
+
+use std::collections::BTreeSet;
+
+use tracing::info;
+use trustlink_aws::ports::{Cloud, Roles};
+
+use super::plan::Plan;
+use super::LinkService;
+use crate::error::{AtStep, LinkError};
+use crate::link::delete::ignore_not_found;
+
+impl<C: Cloud> LinkService<C> {
+    pub(super) async fn permissions(&self, plan: &Plan<'_, C>) -> Result<(), LinkError> {
+        let spec = &plan.spec.role;
+        let iam = &plan.trusting_iam;
+        let (role, link) = (plan.role_name.as_str(), plan.link());
+        let attached: BTreeSet<String> = iam
+            .list_attached_role_policies(role)
+            .await
+            .at("iam:ListAttachedRolePolicies")?
+            .into_iter()
+            .collect();
+        let wanted: BTreeSet<String> = spec.managed_policy_arns.iter().cloned().collect();
+        for arn in wanted.difference(&attached) {
+            iam.attach_role_policy(role, arn)
+                .await
+                .at("iam:AttachRolePolicy")?;
+            info!(link, policy_arn = %arn, "attached a managed policy");
+        }
+        for arn in attached.difference(&wanted) {
+            ignore_not_found(iam.detach_role_policy(role, arn).await).at("iam:DetachRolePolicy")?;
+            info!(link, policy_arn = %arn, "detached a managed policy");
+        }
+        let inline: BTreeSet<String> = iam
+            .list_role_policies(role)
+            .await
+            .at("iam:ListRolePolicies")?
+            .into_iter()
+            .collect();
+        for (name, doc) in &spec.inline_policies {
+            iam.put_role_policy(role, name, doc)
+                .await
+                .at("iam:PutRolePolicy")?;
+        }
+        for name in inline
+            .iter()
+            .filter(|n| !spec.inline_policies.contains_key(*n))
+        {
+            ignore_not_found(iam.delete_role_policy(role, name).await)
+                .at("iam:DeleteRolePolicy")?;
+            info!(link, policy = %name, "deleted an inline policy");
+        }
+        Ok(())
+    }
+}
