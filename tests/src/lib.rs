@@ -22,6 +22,7 @@ pub mod http;
 pub mod lambda_api;
 pub mod latency;
 pub mod links;
+pub mod rotator_support;
 pub mod resource;
 use aws_credential_types::Credentials;
 

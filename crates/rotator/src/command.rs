@@ -30,26 +30,44 @@ struct Console {
     release_holds: bool,
 }
 
+/// What a console event may hold, for every refusal.
+const EXPECTED: &str = "expected a JSON object with the optional fields Links (a list of link \
+names), Force, DryRun, EndGrace and ReleaseHolds (true or false), or EventBridge's scheduled event";
+
+/// Why an event is not a rotator command. Events carry no secret, so naming what was
+/// received is safe.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    #[error("the event is {got}, not a rotator command: {}", EXPECTED)]
+    NotAnObject { got: &'static str },
+    #[error("not a rotator command: {reason}; {}", EXPECTED)]
+    Invalid { reason: String },
+    #[error("Links: give at least one link name, or leave Links out for all links")]
+    EmptyLinks,
+}
+
 impl Command {
-    pub fn from_event(event: &Value) -> Result<Self, String> {
+    pub fn from_event(event: &Value) -> Result<Self, CommandError> {
+        // Only an object: serde's derived Deserialize would also read an array as the
+        // fields by position (`[null, true]` is Force for every link).
+        let Some(object) = event.as_object() else {
+            return Err(CommandError::NotAnObject { got: kind(event) });
+        };
         // EventBridge: {"source": "aws.events", "detail-type": "Scheduled Event", ...}
-        if event.get("detail-type").is_some()
-            || event.get("source").and_then(Value::as_str) == Some("aws.events")
+        if object.get("source").and_then(Value::as_str) == Some("aws.events")
+            && object.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
         {
             return Ok(Self {
                 scheduled: true,
                 ..Self::default()
             });
         }
-        let c: Console = serde_json::from_value(event.clone()).map_err(|e| {
-            format!("not a rotator command: {e} (expected fields: Links, Force, DryRun, EndGrace, ReleaseHolds)")
-        })?;
-        if let Some(links) = &c.links {
-            if links.is_empty() {
-                return Err(
-                    "Links: give at least one link name, or leave Links out for all links".into(),
-                );
-            }
+        let c: Console =
+            serde_json::from_value(event.clone()).map_err(|e| CommandError::Invalid {
+                reason: e.to_string(),
+            })?;
+        if c.links.as_ref().is_some_and(Vec::is_empty) {
+            return Err(CommandError::EmptyLinks);
         }
         Ok(Self {
             links: c.links,
@@ -61,6 +79,17 @@ impl Command {
             dry_run: c.dry_run,
             scheduled: false,
         })
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }
 
@@ -82,13 +111,50 @@ mod tests {
                 .dry_run
         );
         assert!(Command::from_event(&json!({})).unwrap().links.is_none());
-        let e = Command::from_event(&json!({"Forse": true})).unwrap_err();
+        let e = Command::from_event(&json!({"Forse": true}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown field `Forse`"), "{e}");
         assert!(Command::from_event(&json!({"Force": "yes"}))
             .unwrap_err()
+            .to_string()
             .contains("invalid type"));
-        assert!(Command::from_event(&json!({"Links": []}))
-            .unwrap_err()
-            .starts_with("Links:"));
+        assert_eq!(
+            Command::from_event(&json!({"Links": []})),
+            Err(CommandError::EmptyLinks)
+        );
+        assert_eq!(
+            Command::from_event(&json!([null, true])),
+            Err(CommandError::NotAnObject { got: "an array" })
+        );
+    }
+
+    /// Anything but an object of the documented shape or a scheduled EventBridge event is
+    /// refused: serde would otherwise read an array as the struct's fields by position
+    /// (`[]` ran every link, `[null, true]` forced every link).
+    #[test]
+    fn refuses_what_is_not_a_command() {
+        for bad in [
+            json!([]),
+            json!([null, true]),
+            json!([null, true, true, false, true]),
+            json!(null),
+            json!("Force"),
+            json!(42),
+            json!(true),
+            json!({"Links": "a"}),
+            json!({"Links": [1]}),
+            json!({"Force": null}),
+            json!({"detail-type": "Scheduled Event"}),
+            json!({"source": "aws.events", "detail-type": "EC2 Instance State-change Notification"}),
+        ] {
+            let e = match Command::from_event(&bad) {
+                Ok(c) => panic!("{bad} was taken for a command: {c:?}"),
+                Err(e) => e.to_string(),
+            };
+            for field in ["Links", "Force", "DryRun", "EndGrace", "ReleaseHolds"] {
+                assert!(e.contains(field), "{bad}: the error names {field}: {e}");
+            }
+        }
     }
 }

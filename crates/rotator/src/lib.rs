@@ -6,7 +6,7 @@ pub mod report;
 pub mod rotate;
 
 pub use clock::{Clock, OffsetClock, SystemClock};
-pub use command::Command;
+pub use command::{Command, CommandError};
 pub use report::{Action, RunReport};
 pub use rotate::{Limits, Rotator};
 
@@ -15,8 +15,8 @@ use trustlink_aws::ports::Cloud;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RotatorError {
-    #[error("{0}")]
-    BadCommand(String),
+    #[error(transparent)]
+    BadCommand(#[from] CommandError),
     #[error("listing the links failed: {0}")]
     Discovery(#[from] trustlink_aws::AwsError),
     /// Scheduled runs fail when a link failed, so the alarm and the on-failure destination see it.
@@ -32,7 +32,7 @@ pub enum RotatorError {
 /// One invocation: the scheduled event rotates what is due; console events force, filter or
 /// dry-run. Returns the run's report as JSON.
 pub async fn handle<C: Cloud>(rotator: &Rotator<C>, event: &Value) -> Result<Value, RotatorError> {
-    let command = Command::from_event(event).map_err(RotatorError::BadCommand)?;
+    let command = Command::from_event(event)?;
     let report = rotator.run(&command).await?;
     let failed = report.failed_links();
     if command.scheduled && !failed.is_empty() {
