@@ -351,6 +351,7 @@ fn is_resource(s: &str) -> bool {
 fn mask_variables(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
+    // Slicing at what `find` returned for ASCII `${` and `}`: always character boundaries.
     while let Some(start) = rest.find("${") {
         let Some(len) = rest[start..].find('}') else {
             break;

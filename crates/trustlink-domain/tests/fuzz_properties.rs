@@ -155,8 +155,18 @@ fn leaf() -> impl Strategy<Value = Value> {
 fn json_value() -> impl Strategy<Value = Value> {
     let key = prop_oneof![
         proptest::sample::select(vec![
-            "Version", "Statement", "Effect", "Action", "Resource", "Condition", "Key", "Value",
-            "Name", "Grant", "StringEquals", "aws:SourceIp",
+            "Version",
+            "Statement",
+            "Effect",
+            "Action",
+            "Resource",
+            "Condition",
+            "Key",
+            "Value",
+            "Name",
+            "Grant",
+            "StringEquals",
+            "aws:SourceIp",
         ])
         .prop_map(String::from),
         seeded_string().prop_map(|s| s.chars().take(200).collect()),
