@@ -14,6 +14,7 @@ use trustlink_domain::record;
 use trustlink_domain::rotation::HOUR;
 use trustlink_tests::faults::{Faults, FaultyCloud, When};
 use trustlink_tests::links::*;
+use trustlink_tests::rotator_support::snapshot;
 use trustlink_tests::*;
 
 fn limits() -> Limits {
@@ -307,38 +308,159 @@ async fn a_user_that_already_has_two_keys() {
     assert_logs_clean(&logs);
 }
 
-/// Everything a rotation could change, to compare before and after.
-async fn snapshot(access: &AccountAccess, link: &Link) -> Value {
-    let role = trusting_role(access, link).await;
-    let secrets = access.secrets();
-    let mut s = json!({"trust": role.trust_policy});
-    for name in [
-        record::external_id_secret_name(&link.name),
-        record::access_key_secret_name(&link.name),
-    ] {
-        if let Ok(d) = secrets.describe_secret(&name).await {
-            let versions: Vec<Value> = d
-                .versions
-                .iter()
-                .map(|v| json!([v.version_id, v.stages]))
-                .collect();
-            s[name] = json!({"versions": versions, "tags": d.tags});
-        }
+/// The review's scenario (issue 9, item 8): a rotation stopped right after CreateAccessKey
+/// made a key, before anything recorded its id. Someone then removed that key, added one of
+/// their own to the user and used it. Nothing proves that key is trustlink's: the reruns
+/// leave it alone and say so, naming it.
+#[tokio::test]
+async fn a_key_someone_added_after_an_interrupted_creation_is_never_deleted() {
+    let logs = capture_logs();
+    let access = access().await;
+    let link = create_link(&access, "rot-foreign-", true, rotation()).await;
+    let user = link.user.clone().unwrap();
+    let iam = access.iam(&account(TRUSTED)).await.unwrap();
+    let old_key = current_key(&access, &link).await.access_key_id;
+    let faults = Faults::new();
+    faults.arm("create_access_key", 1, When::After);
+    let clock = OffsetClock::default();
+    let r = rotator_for(FaultyCloud::new(access.clone(), faults.clone()), &clock);
+    let report = run(&r, force(&link)).await;
+    assert!(faults.fired(), "{report:#}");
+    assert_eq!(action(&report, "access_key"), "failed", "{report:#}");
+
+    let made = iam.list_access_keys(&user).await.unwrap();
+    let made = made
+        .iter()
+        .find(|k| k.id != old_key)
+        .expect("the stopped run made a key");
+    iam.delete_access_key(&user, &made.id).await.unwrap();
+    let theirs = iam.create_access_key(&user).await.unwrap();
+    remember_secret(theirs.secret.expose());
+    let their_credentials = trustlink_aws::ports::Credentials {
+        access_key_id: theirs.id.clone(),
+        secret_access_key: theirs.secret.clone(),
+        session_token: None,
+    };
+    access
+        .sts_as(&their_credentials)
+        .caller_identity()
+        .await
+        .unwrap();
+
+    // Past any creation another run could still be finishing; forced or scheduled, and again.
+    for event in [force(&link), only(&link), force(&link)] {
+        clock.advance(HOUR);
+        let report = run(&r, event).await;
+        let keys = iam.list_access_keys(&user).await.unwrap();
+        assert!(
+            keys.iter()
+                .any(|k| k.id == theirs.id && k.status == KeyStatus::Active),
+            "their key is gone or disabled: {keys:?}\n{report:#}"
+        );
+        assert_eq!(action(&report, "access_key"), "held", "{report:#}");
+        let detail = report["links"][0]["access_key"]["detail"].as_str().unwrap();
+        assert!(
+            detail.contains(&theirs.id) && detail.contains("someone else's"),
+            "{detail}"
+        );
+        assert_eq!(current_key(&access, &link).await.access_key_id, old_key);
+        assert_invariants(&access, &link, "held on a key that may be someone else's").await;
     }
-    if let Some(user) = &link.user {
-        let keys = access
-            .iam(&account(TRUSTED))
-            .await
-            .unwrap()
-            .list_access_keys(user)
-            .await
-            .unwrap();
-        s["keys"] = json!(keys
-            .iter()
-            .map(|k| json!([k.id, format!("{:?}", k.status)]))
-            .collect::<Vec<_>>());
+    assert_logs_clean(&logs);
+}
+
+/// The other side of item 8: a run that made a key but could not store it records the key's
+/// id in the creation marker, and that proof lets the next run delete it and rotate.
+#[tokio::test]
+async fn a_key_the_run_could_not_store_is_recorded_and_deleted_by_the_next_run() {
+    let logs = capture_logs();
+    let access = access().await;
+    let link = create_link(&access, "rot-unstored-", true, rotation()).await;
+    let user = link.user.clone().unwrap();
+    let iam = access.iam(&account(TRUSTED)).await.unwrap();
+    let old_key = current_key(&access, &link).await.access_key_id;
+    let faults = Faults::new();
+    // #1 is the external ID's pending value, #2 the new key's.
+    faults.arm("put_secret_value", 2, When::Before);
+    let clock = OffsetClock::default();
+    let r = rotator_for(FaultyCloud::new(access.clone(), faults.clone()), &clock);
+    let report = run(&r, force(&link)).await;
+    assert!(faults.fired(), "{report:#}");
+    assert_eq!(action(&report, "access_key"), "failed", "{report:#}");
+    let keys = iam.list_access_keys(&user).await.unwrap();
+    let made = keys
+        .iter()
+        .find(|k| k.id != old_key)
+        .expect("a key was made");
+    let tags = access
+        .secrets()
+        .describe_secret(&record::access_key_secret_name(&link.name))
+        .await
+        .unwrap()
+        .tags;
+    let marker = tags.get(record::tag::KEYS_BEFORE_CREATE).unwrap();
+    assert!(marker.ends_with(&format!(":{}", made.id)), "{marker}");
+
+    // No waiting for the creation timeout: the run that recorded the key gave up on it.
+    let report = run(&r, force(&link)).await;
+    assert_eq!(action(&report, "access_key"), "rotated", "{report:#}");
+    let steps = &report["links"][0]["access_key"]["steps"];
+    assert_eq!(
+        steps[0],
+        json!(format!("DeleteOrphan(\"{}\")", made.id)),
+        "{report:#}"
+    );
+    let keys = iam.list_access_keys(&user).await.unwrap();
+    assert!(keys.iter().all(|k| k.id != made.id), "{keys:?}");
+    assert_invariants(&access, &link, "after the recorded key was deleted").await;
+    assert_logs_clean(&logs);
+}
+
+/// Issue 9, item 10: a forced rotation during a grace period is `waiting` (the grace ends by
+/// itself; nothing needs an operator), in the words docs/deploying.md uses for it.
+#[tokio::test]
+async fn a_forced_rotation_during_a_grace_period_is_waiting_as_documented() {
+    const WORDS: &str = "a forced rotation waits for the grace period";
+    let docs = std::fs::read_to_string(workspace_root().join("docs/deploying.md")).unwrap();
+    let docs = docs.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        docs.contains(&format!("`waiting`, with a `detail` that begins \"{WORDS}")),
+        "docs/deploying.md promises this wording for the case"
+    );
+    let held = docs
+        .split("`held` (")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .expect("docs/deploying.md defines `held`");
+    assert!(
+        !held.contains("forced"),
+        "held is not the forced case: {held}"
+    );
+
+    let logs = capture_logs();
+    let access = access().await;
+    let link = create_link(&access, "rot-forced-grace-", true, rotation()).await;
+    let clock = OffsetClock::default();
+    let r = rotator_for(access.clone(), &clock);
+    let report = run(&r, force(&link)).await;
+    assert_eq!(action(&report, "access_key"), "rotated", "{report:#}");
+    let before = snapshot(&access, &link).await;
+    clock.advance(HOUR);
+    let report = run(&r, force(&link)).await;
+    for kind in ["external_id", "access_key"] {
+        assert_eq!(action(&report, kind), "waiting", "{kind}: {report:#}");
+        let detail = report["links"][0][kind]["detail"].as_str().unwrap();
+        assert!(detail.starts_with(WORDS), "{kind}: {detail}");
+        assert!(detail.contains("force again"), "{kind}: {detail}");
     }
-    s
+    assert_eq!(report["summary"]["held"], json!(0), "{report:#}");
+    assert_eq!(report["summary"]["waiting"], json!(2), "{report:#}");
+    assert_eq!(
+        snapshot(&access, &link).await,
+        before,
+        "nothing rotated again"
+    );
+    assert_logs_clean(&logs);
 }
 
 #[tokio::test]
@@ -510,23 +632,18 @@ async fn a_run_stopped_at_any_step_keeps_the_invariants_and_a_rerun_converges() 
                 // Reruns converge: rotated, nothing lost, nothing duplicated. Force only if
                 // the stopped run never got the rotation going.
                 faults.disarm();
-                let key_secret = record::access_key_secret_name(&link.name);
-                let id_started = current_external_id(&access, &link).await != old_id
-                    || external_id_at(&access, &link, trustlink_aws::ports::AWSPENDING)
-                        .await
-                        .is_some();
-                let key_started = current_key(&access, &link).await.access_key_id != old_key
-                    || access
-                        .secrets()
-                        .get_secret_value(&key_secret, trustlink_aws::ports::AWSPENDING)
-                        .await
-                        .is_ok();
-                let started = id_started && key_started;
+                let started = rotation_started(&access, &link, &old_id, &old_key).await;
+                let unrecorded = unrecorded_key(&access, &link, &old_key, op, when).await;
                 // An hour on: past any key creation another run could still be making.
                 clock.advance(HOUR);
-                let _ =
+                let rerun =
                     rotator::handle(&r, &if started { only(&link) } else { force(&link) }).await;
                 assert_invariants(&access, &link, &format!("{case}: after the rerun")).await;
+                if let Some(made) = unrecorded {
+                    let report = rerun.unwrap_or_else(|e| panic!("{case}: {e}"));
+                    held_until_an_operator_deletes(&access, &link, &made, &report, &case).await;
+                    let _ = rotator::handle(&r, &force(&link)).await;
+                }
                 for _ in 0..3 {
                     clock.advance(25 * HOUR);
                     let _ = rotator::handle(&r, &only(&link)).await;
@@ -546,6 +663,78 @@ async fn a_run_stopped_at_any_step_keeps_the_invariants_and_a_rerun_converges() 
         .await;
     assert_eq!(results.len(), cases.len());
     assert_logs_clean(&logs);
+}
+
+/// Whether both rotations got going (a new AWSCURRENT or an AWSPENDING), so a rerun needs no
+/// Force.
+async fn rotation_started(
+    access: &AccountAccess,
+    link: &Link,
+    old_id: &str,
+    old_key: &str,
+) -> bool {
+    let key_secret = record::access_key_secret_name(&link.name);
+    let id_started = current_external_id(access, link).await != old_id
+        || external_id_at(access, link, trustlink_aws::ports::AWSPENDING)
+            .await
+            .is_some();
+    let key_started = current_key(access, link).await.access_key_id != old_key
+        || access
+            .secrets()
+            .get_secret_value(&key_secret, trustlink_aws::ports::AWSPENDING)
+            .await
+            .is_ok();
+    id_started && key_started
+}
+
+/// The key a run stopped right after CreateAccessKey (`After`: made, its id never returned)
+/// left on the user: the one that is neither the old key nor AWSCURRENT.
+async fn unrecorded_key(
+    access: &AccountAccess,
+    link: &Link,
+    old_key: &str,
+    op: &str,
+    when: When,
+) -> Option<String> {
+    if (op, when) != ("create_access_key", When::After) {
+        return None;
+    }
+    let current = current_key(access, link).await.access_key_id;
+    let keys = access
+        .iam(&account(TRUSTED))
+        .await
+        .unwrap()
+        .list_access_keys(link.user.as_deref().unwrap())
+        .await
+        .unwrap();
+    let made = keys
+        .into_iter()
+        .find(|k| k.id != old_key && k.id != current);
+    Some(made.expect("the stopped run made a key").id)
+}
+
+/// Killed right after CreateAccessKey returned: nothing recorded the new key's id, so nothing
+/// proves it is trustlink's rather than someone else's. The rerun leaves it alone and reports
+/// it, naming it; an operator who sees it unused deletes it (done here), and the rotation
+/// resumes.
+async fn held_until_an_operator_deletes(
+    access: &AccountAccess,
+    link: &Link,
+    made: &str,
+    report: &Value,
+    case: &str,
+) {
+    assert_eq!(action(report, "access_key"), "held", "{case}: {report:#}");
+    let detail = report["links"][0]["access_key"]["detail"].as_str().unwrap();
+    assert!(detail.contains(made), "{case}: {detail}");
+    let iam = access.iam(&account(TRUSTED)).await.unwrap();
+    let user = link.user.as_deref().unwrap();
+    let keys = iam.list_access_keys(user).await.unwrap();
+    assert!(
+        keys.iter().any(|k| k.id == made),
+        "{case}: deleted: {keys:?}"
+    );
+    iam.delete_access_key(user, made).await.unwrap();
 }
 
 #[tokio::test]

@@ -426,7 +426,7 @@ impl<C: Cloud> Rotator<C> {
             let step = next_access_key_step(&view, periods, now, command.ask);
             info!(link, rotation = "access_key", step = ?step, dry_run = command.dry_run, "decision");
             if step.is_final() {
-                return access_key_outcome(&step, &steps, &view);
+                return access_key_outcome(&step, &steps, &view, command.ask);
             }
             if command.dry_run {
                 return RotationReport {
@@ -504,7 +504,7 @@ impl<C: Cloud> Rotator<C> {
                 .collect(),
             creating: tags
                 .get(tag::KEYS_BEFORE_CREATE)
-                .and_then(|v| parse_creating(v)),
+                .and_then(|v| Creating::from_tag(v)),
         };
         Ok((
             view,
@@ -554,50 +554,8 @@ impl<C: Cloud> Rotator<C> {
             }
             AccessKeyStep::ClearCreating => self.set_creating(&name, None).await?,
             AccessKeyStep::MakeRoom(id) => iam.delete_access_key(user, id).await?,
-            AccessKeyStep::CreatePending => {
-                let before: Vec<&str> = view.keys.iter().map(|k| k.id.as_str()).collect();
-                let marker = format!("{}:{}", self.clock.now(), before.join(","));
-                self.set_creating(&name, Some(marker)).await?;
-                let key = iam.create_access_key(user).await?;
-                info!(link = %rec.link_name, user, access_key_id = %key.id, "created the pending access key");
-                let value = AccessKeySecret {
-                    access_key_id: key.id,
-                    secret_access_key: key.secret,
-                    user_name: user.to_string(),
-                };
-                secrets
-                    .put_secret_value(&name, &value.to_text(), &[AWSPENDING], &token())
-                    .await?;
-                self.set_creating(&name, None).await?;
-            }
-            AccessKeyStep::Promote => {
-                let (pending, key) = seen
-                    .pending
-                    .as_ref()
-                    .ok_or_else(|| StepError("no pending key".into()))?;
-                let principal_arn = iam.get_user(user).await?.arn;
-                let as_new_key = self.cloud.sts_as(&credentials_of(key));
-                let me = self
-                    .retrying(|| as_new_key.caller_identity())
-                    .await
-                    .map_err(|e| StepError(format!("the new key does not work yet: {e}")))?;
-                if me.arn != principal_arn {
-                    return Err(StepError(format!(
-                        "the new key acts as {} instead of {principal_arn}",
-                        me.arn
-                    )));
-                }
-                self.stamp(
-                    &record::external_id_secret_name(&rec.link_name),
-                    tag::ACCESS_KEY_ROTATED_AT,
-                )
-                .await?;
-                let from = (pending.version_id != seen.current.version_id)
-                    .then_some(seen.current.version_id.as_str());
-                secrets
-                    .move_stage(&name, AWSCURRENT, &pending.version_id, from)
-                    .await?;
-            }
+            AccessKeyStep::CreatePending => self.create_pending(rec, view, seen).await?,
+            AccessKeyStep::Promote => self.promote_key(rec, seen).await?,
             AccessKeyStep::DeactivatePrevious => {
                 let previous = view.previous.as_deref().unwrap_or_default();
                 iam.set_access_key_status(user, previous, KeyStatus::Inactive)
@@ -619,10 +577,90 @@ impl<C: Cloud> Rotator<C> {
             AccessKeyStep::CurrentMissing
             | AccessKeyStep::Hold { .. }
             | AccessKeyStep::NoRoom(_)
+            | AccessKeyStep::UnknownKeys { .. }
             | AccessKeyStep::Wait { .. }
             | AccessKeyStep::Idle { .. } => {}
         }
         Ok(())
+    }
+
+    /// Proves the pending key acts as the link's user, then makes it AWSCURRENT.
+    async fn promote_key(&self, rec: &LinkRecord, seen: &SeenKey) -> StepResult<()> {
+        let secrets = self.cloud.secrets();
+        let name = record::access_key_secret_name(&rec.link_name);
+        let iam = self.cloud.iam(&seen.account).await?;
+        let user = seen.user.as_str();
+        let (pending, key) = seen
+            .pending
+            .as_ref()
+            .ok_or_else(|| StepError("no pending key".into()))?;
+        let principal_arn = iam.get_user(user).await?.arn;
+        let as_new_key = self.cloud.sts_as(&credentials_of(key));
+        let me = self
+            .retrying(|| as_new_key.caller_identity())
+            .await
+            .map_err(|e| StepError(format!("the new key does not work yet: {e}")))?;
+        if me.arn != principal_arn {
+            return Err(StepError(format!(
+                "the new key acts as {} instead of {principal_arn}",
+                me.arn
+            )));
+        }
+        self.stamp(
+            &record::external_id_secret_name(&rec.link_name),
+            tag::ACCESS_KEY_ROTATED_AT,
+        )
+        .await?;
+        let from = (pending.version_id != seen.current.version_id)
+            .then_some(seen.current.version_id.as_str());
+        secrets
+            .move_stage(&name, AWSCURRENT, &pending.version_id, from)
+            .await?;
+        Ok(())
+    }
+
+    /// Creates the next key and stores it as AWSPENDING, under a creation marker that lets a
+    /// later run finish or clean up. The key's id is recorded as soon as it is known: with
+    /// the key in AWSPENDING or, when that write fails, in the marker. A recorded id is the
+    /// only proof a later run accepts that an unstored key is trustlink's and may be deleted;
+    /// a run killed before either write leaves a key that later runs hold on
+    /// (`AccessKeyStep::UnknownKeys`), since it may as well be someone else's.
+    async fn create_pending(
+        &self,
+        rec: &LinkRecord,
+        view: &AccessKeyView,
+        seen: &SeenKey,
+    ) -> StepResult<()> {
+        let name = record::access_key_secret_name(&rec.link_name);
+        let user = seen.user.as_str();
+        let mut marker = Creating {
+            since: self.clock.now(),
+            keys_before: view.keys.iter().map(|k| k.id.clone()).collect(),
+            created: None,
+        };
+        self.set_creating(&name, Some(marker.to_tag())).await?;
+        let iam = self.cloud.iam(&seen.account).await?;
+        let key = iam.create_access_key(user).await?;
+        info!(link = %rec.link_name, user, access_key_id = %key.id, "created the pending access key");
+        let value = AccessKeySecret {
+            access_key_id: key.id,
+            secret_access_key: key.secret,
+            user_name: user.to_string(),
+        };
+        let stored = self
+            .cloud
+            .secrets()
+            .put_secret_value(&name, &value.to_text(), &[AWSPENDING], &token())
+            .await;
+        if let Err(e) = stored {
+            marker.created = Some(value.access_key_id.clone());
+            if let Err(again) = self.set_creating(&name, Some(marker.to_tag())).await {
+                warn!(link = %rec.link_name, access_key_id = %value.access_key_id, error = %again,
+                    "could not record the unstored key; the next run holds it for an operator");
+            }
+            return Err(e.into());
+        }
+        self.set_creating(&name, None).await
     }
 
     /// Records a switch time on the link's secret; only that tag, so nothing else is overwritten.
@@ -668,20 +706,6 @@ fn switched_at(version_created: Option<i64>, stamped: Option<i64>, now: i64) -> 
         (Some(t), None) | (None, Some(t)) => t,
         (None, None) => now,
     }
-}
-
-/// `<epoch>:<key id>,<key id>` as `set_creating` writes it; empty or unreadable: none.
-fn parse_creating(value: &str) -> Option<Creating> {
-    let (since, ids) = value.split_once(':')?;
-    let keys_before = ids
-        .split(',')
-        .filter(|i| !i.is_empty())
-        .map(String::from)
-        .collect();
-    Some(Creating {
-        since: since.parse().ok()?,
-        keys_before,
-    })
 }
 
 struct SeenId {
@@ -751,9 +775,10 @@ fn external_id_outcome(last: &ExternalIdStep, steps: &[String], ask: Ask) -> Rot
         )
     } else {
         match last {
+            // Not a hold: nothing needs an operator, the grace period ends by itself.
             ExternalIdStep::Wait { until } if ask.force => (
-                Action::Held,
-                format!("the previous external ID is in its grace period until {}; rotate after it (or use EndGrace)", time(*until)),
+                Action::Waiting,
+                format!("{FORCED_WAIT}: the previous external ID is accepted until {}; force again after that (or end the grace now with EndGrace)", time(*until)),
             ),
             ExternalIdStep::Wait { until } => (Action::Waiting, format!("the previous external ID is accepted until {}", time(*until))),
             ExternalIdStep::Idle { next_due: Some(t) } => (Action::Skipped, format!("not due until {}", time(*t))),
@@ -768,10 +793,30 @@ fn external_id_outcome(last: &ExternalIdStep, steps: &[String], ask: Ask) -> Rot
     }
 }
 
+/// How a forced rotation that must wait for a running grace period is reported (`waiting`,
+/// as docs/deploying.md says).
+const FORCED_WAIT: &str = "a forced rotation waits for the grace period";
+
+fn key_wait_detail(until: i64, view: &AccessKeyView, ask: Ask) -> String {
+    match (&view.creating, &view.previous) {
+        (Some(c), _) => format!(
+            "a key creation started at {} may still be under way in another run; the next look is due at {}",
+            time(c.since),
+            time(until)
+        ),
+        (None, Some(previous)) if ask.force => format!(
+            "{FORCED_WAIT}: the next step of the previous key {previous} is due at {}; force again once it is deleted",
+            time(until)
+        ),
+        _ => format!("the previous key's next step is due at {}", time(until)),
+    }
+}
+
 fn access_key_outcome(
     last: &AccessKeyStep,
     steps: &[String],
     view: &AccessKeyView,
+    ask: Ask,
 ) -> RotationReport {
     let did = |s: &str| steps.iter().any(|x| x.starts_with(s));
     let (action, detail) = match last {
@@ -784,6 +829,16 @@ fn access_key_outcome(
             ),
         ),
         AccessKeyStep::NoRoom(why) => (Action::Held, why.clone()),
+        AccessKeyStep::UnknownKeys { since, keys } => (
+            Action::Held,
+            format!(
+                "a key creation started at {} stopped before it recorded the new key's id; the user's {} {} appeared since and may be someone else's, so trustlink leaves {} alone. Delete what nobody uses: the next run resumes the rotation",
+                time(*since),
+                if keys.len() == 1 { "key" } else { "keys" },
+                keys.join(", "),
+                if keys.len() == 1 { "it" } else { "them" },
+            ),
+        ),
         AccessKeyStep::CurrentMissing => (
             Action::Failed,
             format!("the AWSCURRENT key {} no longer exists; recreate the link's key (Update the link)", view.current),
@@ -792,7 +847,7 @@ fn access_key_outcome(
         _ if did("DeletePrevious") => (Action::Deleted, "the previous key was deleted".into()),
         _ if did("DeactivatePrevious") => (Action::Deactivated, "the previous key was deactivated".into()),
         _ if did("ReactivateCurrent") => (Action::Repaired, "the current key was inactive and is active again".into()),
-        AccessKeyStep::Wait { until } => (Action::Waiting, format!("the previous key's next step is due at {}", time(*until))),
+        AccessKeyStep::Wait { until } => (Action::Waiting, key_wait_detail(*until, view, ask)),
         AccessKeyStep::Idle { next_due: Some(t) } => (Action::Skipped, format!("not due until {}", time(*t))),
         AccessKeyStep::Idle { next_due: None } => (Action::Skipped, "scheduled rotation is off (AccessKeyDays: 0)".into()),
         other => (Action::Skipped, format!("{other:?}")),

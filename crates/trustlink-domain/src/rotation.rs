@@ -141,13 +141,49 @@ pub struct AccessKeyView {
     pub creating: Option<Creating>,
 }
 
-/// A key creation in progress: when it started, and the user's key ids before it. A key
-/// outside this list and outside every stage, once the creation is older than any run can
-/// be, was made by a run that stopped before storing it.
+/// A key creation in progress (the key secret's `trustlink:keys-before-create` tag): when it
+/// started, the user's key ids before it and, once known, the id of the key it made.
+///
+/// Only `created` proves that a key is trustlink's. A key that is merely new (outside
+/// `keys_before` and every stage) may be the one an interrupted run made, or one that someone
+/// added to the user since and uses: it is never deleted on that evidence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Creating {
     pub since: i64,
     pub keys_before: Vec<String>,
+    /// Recorded by the creating run when it could not store the key it made.
+    pub created: Option<String>,
+}
+
+impl Creating {
+    /// `<epoch>:<key id>,<key id>[:<created key id>]` (key ids have no `:` or `,`).
+    pub fn to_tag(&self) -> String {
+        let mut tag = format!("{}:{}", self.since, self.keys_before.join(","));
+        if let Some(created) = &self.created {
+            tag.push(':');
+            tag.push_str(created);
+        }
+        tag
+    }
+
+    /// The tag as [`to_tag`](Self::to_tag) writes it (also without the created id, as
+    /// earlier versions wrote it); empty or unreadable: no creation in progress.
+    pub fn from_tag(value: &str) -> Option<Self> {
+        let mut parts = value.splitn(3, ':');
+        let since = parts.next()?.parse().ok()?;
+        let keys_before = parts
+            .next()?
+            .split(',')
+            .filter(|i| !i.is_empty())
+            .map(String::from)
+            .collect();
+        let created = parts.next().filter(|c| !c.is_empty()).map(String::from);
+        Some(Self {
+            since,
+            keys_before,
+            created,
+        })
+    }
 }
 
 /// Longer than any rotator run (Lambda's 15-minute limit): a younger creation may still be
@@ -163,8 +199,15 @@ pub enum AccessKeyStep {
     ClearPendingLabel,
     /// AWSPENDING names a key that no longer exists.
     DropStalePending,
-    /// A key created by an interrupted run, never stored anywhere: nobody can hold it.
+    /// The key an interrupted run made and recorded as its own, never stored anywhere:
+    /// nobody can hold it.
     DeleteOrphan(String),
+    /// A creation was interrupted before it recorded the id of its key, and these keys
+    /// appeared since: each may be that key or someone else's. Left alone, for an operator.
+    UnknownKeys {
+        since: i64,
+        keys: Vec<String>,
+    },
     /// A creation was interrupted before the key was made.
     ClearCreating,
     /// Prove the pending key works, then make it AWSCURRENT.
@@ -198,6 +241,7 @@ impl AccessKeyStep {
                 | Self::Idle { .. }
                 | Self::Hold { .. }
                 | Self::NoRoom(_)
+                | Self::UnknownKeys { .. }
                 | Self::CurrentMissing
         )
     }
@@ -227,19 +271,7 @@ pub fn next_access_key_step(v: &AccessKeyView, p: Periods, now: i64, ask: Ask) -
         };
     }
     if let Some(creating) = &v.creating {
-        let until = creating.since + CREATION_TIMEOUT;
-        if now < until {
-            return Wait { until };
-        }
-        let staged = |id: &String| *id == v.current || v.previous.as_ref() == Some(id);
-        return match v
-            .keys
-            .iter()
-            .find(|k| !creating.keys_before.contains(&k.id) && !staged(&k.id))
-        {
-            Some(orphan) => DeleteOrphan(orphan.id.clone()),
-            None => ClearCreating,
-        };
+        return interrupted_creation(v, creating, now);
     }
     if let Some(previous) = &v.previous {
         return match find(previous) {
@@ -285,6 +317,40 @@ pub fn next_access_key_step(v: &AccessKeyView, p: Periods, now: i64, ask: Ask) -
         };
     }
     CreatePending
+}
+
+/// What is left of a key creation that did not finish: delete only the key it recorded as
+/// its own; hold on any other new key, since it may be someone else's.
+fn interrupted_creation(v: &AccessKeyView, creating: &Creating, now: i64) -> AccessKeyStep {
+    let staged = |id: &String| {
+        *id == v.current || v.previous.as_ref() == Some(id) || v.pending.as_ref() == Some(id)
+    };
+    let exists = |id: &String| v.keys.iter().any(|k| k.id == *id);
+    match &creating.created {
+        // The creating run gave up on this key once it recorded it: no run stores it later.
+        Some(id) if exists(id) && !staged(id) => return AccessKeyStep::DeleteOrphan(id.clone()),
+        Some(_) => return AccessKeyStep::ClearCreating,
+        None => {}
+    }
+    let until = creating.since + CREATION_TIMEOUT;
+    if now < until {
+        // Another run may be about to store (or record) the key it made.
+        return AccessKeyStep::Wait { until };
+    }
+    let unknown: Vec<String> = v
+        .keys
+        .iter()
+        .filter(|k| !creating.keys_before.contains(&k.id) && !staged(&k.id))
+        .map(|k| k.id.clone())
+        .collect();
+    if unknown.is_empty() {
+        AccessKeyStep::ClearCreating
+    } else {
+        AccessKeyStep::UnknownKeys {
+            since: creating.since,
+            keys: unknown,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -509,28 +575,51 @@ mod tests {
             next_access_key_step(&key_view(&[("Z", true)]), p, T0, FORCE),
             K::CurrentMissing
         );
-        // An interrupted creation: the key it made but never stored is deleted.
+        // An interrupted creation that recorded its key: that key, never stored, is deleted
+        // (at once: the run that recorded it gave up on it).
         let mut v = key_view(&[("A", true), ("N", true)]);
         v.creating = Some(Creating {
             since: T0,
             keys_before: ids(&["A"]),
+            created: Some("N".into()),
         });
-        // Young: another run may be about to store it.
+        assert_eq!(
+            next_access_key_step(&v, p, T0 + 60, FORCE),
+            K::DeleteOrphan("N".into())
+        );
+        // One that did not: the new key may be someone else's. Young: another run may be
+        // about to store it; old: held, named, untouched.
+        v.creating.as_mut().unwrap().created = None;
         assert_eq!(
             next_access_key_step(&v, p, T0 + 60, FORCE),
             K::Wait {
                 until: T0 + CREATION_TIMEOUT
             }
         );
+        let held = next_access_key_step(&v, p, T0 + CREATION_TIMEOUT, FORCE);
         assert_eq!(
-            next_access_key_step(&v, p, T0 + CREATION_TIMEOUT, FORCE),
-            K::DeleteOrphan("N".into())
+            held,
+            K::UnknownKeys {
+                since: T0,
+                keys: ids(&["N"])
+            }
         );
+        assert!(held.is_final());
         v.keys = keys(&[("A", true)]);
         assert_eq!(
             next_access_key_step(&v, p, T0 + CREATION_TIMEOUT, FORCE),
             K::ClearCreating
         );
+        // The recorded key is gone (deleted by hand) or was stored after all: nothing to do.
+        v.creating = Some(Creating {
+            since: T0,
+            keys_before: ids(&["A"]),
+            created: Some("N".into()),
+        });
+        assert_eq!(next_access_key_step(&v, p, T0, FORCE), K::ClearCreating);
+        v.keys = keys(&[("A", true), ("N", true)]);
+        v.previous = Some("N".into());
+        assert_eq!(next_access_key_step(&v, p, T0, FORCE), K::ClearCreating);
         // A pending key that was deleted by hand.
         let mut v = key_view(&[("A", true)]);
         v.pending = Some("B".into());
@@ -539,5 +628,54 @@ mod tests {
         let mut v = key_view(&[("B", true)]);
         v.pending = Some("B".into());
         assert_eq!(next_access_key_step(&v, p, T0, Ask::default()), K::Promote);
+    }
+
+    /// The scenario of the review: a run stopped right after CreateAccessKey; someone then
+    /// removed that key and added (and uses) one of their own. Nothing proves it is
+    /// trustlink's: it stays, and the hold names it.
+    #[test]
+    fn a_foreign_key_after_an_interrupted_creation_is_never_deleted() {
+        let p = periods();
+        let mut v = key_view(&[("A", true), ("FOREIGN", true)]);
+        v.creating = Some(Creating {
+            since: T0,
+            keys_before: ids(&["A"]),
+            created: None,
+        });
+        for ask in [Ask::default(), FORCE] {
+            for now in [T0 + CREATION_TIMEOUT, T0 + 400 * DAY] {
+                let step = next_access_key_step(&v, p, now, ask);
+                assert!(
+                    !matches!(&step, K::DeleteOrphan(_) | K::MakeRoom(_)),
+                    "{step:?}"
+                );
+                assert!(matches!(&step, K::UnknownKeys { keys, .. } if keys == &ids(&["FOREIGN"])));
+            }
+        }
+        // The creation recorded its own key, which someone deleted: the foreign key is not it.
+        v.creating.as_mut().unwrap().created = Some("N".into());
+        assert_eq!(next_access_key_step(&v, p, T0, FORCE), K::ClearCreating);
+    }
+
+    #[test]
+    fn the_creation_marker_reads_what_it_writes() {
+        let c = Creating {
+            since: T0,
+            keys_before: ids(&["AKIAOLD", "AKIAOTHER"]),
+            created: Some("AKIANEW".into()),
+        };
+        assert_eq!(c.to_tag(), format!("{T0}:AKIAOLD,AKIAOTHER:AKIANEW"));
+        assert_eq!(Creating::from_tag(&c.to_tag()), Some(c));
+        let earlier = Creating::from_tag(&format!("{T0}:AKIAOLD")).unwrap();
+        assert_eq!(
+            (earlier.keys_before, earlier.created),
+            (ids(&["AKIAOLD"]), None)
+        );
+        assert_eq!(
+            Creating::from_tag(&format!("{T0}:")).unwrap().keys_before,
+            ids(&[])
+        );
+        assert_eq!(Creating::from_tag(""), None);
+        assert_eq!(Creating::from_tag("soon:AKIAOLD"), None);
     }
 }
