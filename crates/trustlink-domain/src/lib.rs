@@ -10,6 +10,7 @@ pub mod record;
 pub mod rotation;
 pub mod rules;
 pub mod secret;
+pub mod self_assume;
 pub mod settings;
 pub mod spec;
 pub mod withheld;

@@ -5,12 +5,13 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use serde_json::Value;
 use tracing::info;
 use trustlink_aws::ports::{Cloud, Credentials, Roles, Sts};
 use trustlink_aws::AwsError;
 use trustlink_domain::policy;
 use trustlink_domain::record::AccessKeySecret;
-use trustlink_domain::LinkSpec;
+use trustlink_domain::self_assume::{self_assume, SelfAssume};
 
 use super::plan::Plan;
 use super::{now, LinkService};
@@ -35,25 +36,13 @@ impl Default for VerifyBounds {
     }
 }
 
-/// Whether the trust policy's extra conditions (MFA, source IP, time window) could stop the
-/// function itself from assuming the role with the link's key.
-fn conditions_gate_assume(spec: &LinkSpec) -> bool {
-    let c = &spec.conditions;
-    c.require_mfa
-        || c.mfa_max_age_seconds.is_some()
-        || !c.source_ip_cidrs.is_empty()
-        || c.not_before.is_some_and(|t| t.epoch_seconds > now())
-        || c.not_after.is_some()
-        || c.principal_org_id.is_some()
-}
-
 impl<C: Cloud> LinkService<C> {
     pub(super) async fn verify(
         &self,
         plan: &Plan<'_, C>,
         key: Option<&AccessKeySecret>,
     ) -> Result<&'static str, LinkError> {
-        read_back(plan).await?;
+        let trust = read_back(plan).await?;
         let Some(key) = key else {
             return Ok("read back the role, trust policy and permissions");
         };
@@ -63,9 +52,21 @@ impl<C: Cloud> LinkService<C> {
             session_token: None,
         };
         let as_user = self.cloud.sts_as(&key_creds);
-        if conditions_gate_assume(plan.spec) {
-            // MFA, source IP or time conditions: the function cannot meet them itself, so it
-            // proves the key works and the trust policy admits it.
+        let attempt = self_assume(
+            &trust,
+            &plan.spec.trusted_principal,
+            &plan.external_id,
+            now(),
+        );
+        if attempt == SelfAssume::Refused {
+            return Err(LinkError::Verify(format!(
+                "the trust policy of {} refuses {} with the link's external ID",
+                plan.role_arn, plan.principal_arn
+            )));
+        }
+        if let SelfAssume::Gated(_) = attempt {
+            // MFA, source IP, org or time conditions: the function cannot meet them itself,
+            // so it proves the key works and the trust policy admits it.
             let me = self
                 .retrying("the link's access key", || as_user.caller_identity())
                 .await?;
@@ -139,8 +140,9 @@ impl<C: Cloud> LinkService<C> {
     }
 }
 
-/// The role, its trust policy and its permissions, as IAM now has them.
-async fn read_back<C: Cloud>(plan: &Plan<'_, C>) -> Result<(), LinkError> {
+/// The role, its trust policy and its permissions, as IAM now has them; the trust policy
+/// read back.
+async fn read_back<C: Cloud>(plan: &Plan<'_, C>) -> Result<Value, LinkError> {
     let (iam, spec) = (&plan.trusting_iam, plan.spec);
     let role = iam
         .get_role(&plan.role_name)
@@ -174,5 +176,5 @@ async fn read_back<C: Cloud>(plan: &Plan<'_, C>) -> Result<(), LinkError> {
             plan.role_arn
         )));
     }
-    Ok(())
+    Ok(role.trust_policy)
 }
