@@ -146,8 +146,8 @@ pub async fn create_link_with(access: &AccountAccess, prefix: &str, extra: Value
         props[k] = v;
     }
     let spec = LinkSpec::from_properties(&props).unwrap();
-    let out = service(access)
-        .create(&spec)
+    // Boxed: the handler's future is deep; callers' futures stay small.
+    let out = Box::pin(service(access).create(&spec))
         .await
         .unwrap_or_else(|e| panic!("create {name}: {e}"));
     crate::remember_secret(out.external_id.expose());
