@@ -26,6 +26,7 @@ use trustlink_aws::ports::{
     NewAccessKey, Policies, RoleDefinition, RoleInfo, Roles, SecretDescription, SecretSummary,
     SecretValue, Secrets, Sts, UserInfo, Users,
 };
+use trustlink_aws::ports::{Inventory, PolicySummary, RoleSummary, RoleUsage};
 use trustlink_aws::AwsError;
 use trustlink_domain::{AccountId, SecretText};
 
@@ -81,6 +82,17 @@ pub const OPS: &[&str] = &[
     // Sts
     "caller_identity",
     "assume_role",
+    // Inventory (read-only, for link-check)
+    "list_roles",
+    "role_usage",
+    "list_users",
+    "list_user_policies",
+    "get_user_policy",
+    "list_groups_for_user",
+    "list_group_policies",
+    "get_group_policy",
+    "list_attached_group_policies",
+    "list_local_policies",
 ];
 
 /// The message of an injected error, to tell it from a real one.
@@ -559,6 +571,60 @@ impl<S: Secrets> Secrets for FaultySecrets<S> {
     async fn list_secrets(&self, prefix: &str) -> AwsResult<Vec<SecretSummary>> {
         guard(&self.faults, "list_secrets", || {
             self.inner.list_secrets(prefix)
+        })
+        .await
+    }
+}
+
+impl<I: Inventory> Inventory for FaultyIam<I> {
+    async fn list_roles(&self) -> AwsResult<Vec<RoleSummary>> {
+        guard(&self.faults, "list_roles", || self.inner.list_roles()).await
+    }
+    async fn role_usage(&self, name: &str) -> AwsResult<RoleUsage> {
+        guard(&self.faults, "role_usage", || self.inner.role_usage(name)).await
+    }
+    async fn list_users(&self) -> AwsResult<Vec<UserInfo>> {
+        guard(&self.faults, "list_users", || self.inner.list_users()).await
+    }
+    async fn list_user_policies(&self, user: &str) -> AwsResult<Vec<String>> {
+        guard(&self.faults, "list_user_policies", || {
+            self.inner.list_user_policies(user)
+        })
+        .await
+    }
+    async fn get_user_policy(&self, user: &str, policy_name: &str) -> AwsResult<Value> {
+        guard(&self.faults, "get_user_policy", || {
+            self.inner.get_user_policy(user, policy_name)
+        })
+        .await
+    }
+    async fn list_groups_for_user(&self, user: &str) -> AwsResult<Vec<String>> {
+        guard(&self.faults, "list_groups_for_user", || {
+            self.inner.list_groups_for_user(user)
+        })
+        .await
+    }
+    async fn list_group_policies(&self, group: &str) -> AwsResult<Vec<String>> {
+        guard(&self.faults, "list_group_policies", || {
+            self.inner.list_group_policies(group)
+        })
+        .await
+    }
+    async fn get_group_policy(&self, group: &str, policy_name: &str) -> AwsResult<Value> {
+        guard(&self.faults, "get_group_policy", || {
+            self.inner.get_group_policy(group, policy_name)
+        })
+        .await
+    }
+    async fn list_attached_group_policies(&self, group: &str) -> AwsResult<Vec<String>> {
+        guard(&self.faults, "list_attached_group_policies", || {
+            self.inner.list_attached_group_policies(group)
+        })
+        .await
+    }
+    async fn list_local_policies(&self, path_prefix: &str) -> AwsResult<Vec<PolicySummary>> {
+        guard(&self.faults, "list_local_policies", || {
+            self.inner.list_local_policies(path_prefix)
         })
         .await
     }

@@ -611,3 +611,189 @@ impl AccessKeys for IamAdapter {
             .map(|d| d.secs()))
     }
 }
+
+fn role_summary(role: &aws_sdk_iam::types::Role) -> Result<RoleSummary> {
+    Ok(RoleSummary {
+        arn: role.arn().to_string(),
+        name: role.role_name().to_string(),
+        path: role.path().to_string(),
+        trust_policy: match role.assume_role_policy_document() {
+            Some(text) => decode("iam:ListRoles", text)?,
+            None => Value::Null,
+        },
+        max_session_duration: role.max_session_duration().map(|d| d as u32),
+        created: role.create_date().secs(),
+    })
+}
+
+impl Inventory for IamAdapter {
+    async fn list_roles(&self) -> Result<Vec<RoleSummary>> {
+        let mut roles = Vec::new();
+        let mut pages = self.client.list_roles().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            for role in page.map_err(map_sdk("iam:ListRoles"))?.roles() {
+                roles.push(role_summary(role)?);
+            }
+        }
+        Ok(roles)
+    }
+
+    async fn role_usage(&self, name: &str) -> Result<RoleUsage> {
+        let out = self
+            .client
+            .get_role()
+            .role_name(name)
+            .send()
+            .await
+            .map_err(map_sdk("iam:GetRole"))?;
+        let role = out
+            .role()
+            .ok_or_else(|| AwsError::other("iam:GetRole", "no role in the response"))?;
+        Ok(RoleUsage {
+            created: role.create_date().secs(),
+            last_used: role
+                .role_last_used()
+                .and_then(|u| u.last_used_date())
+                .map(|d| d.secs()),
+        })
+    }
+
+    async fn list_users(&self) -> Result<Vec<UserInfo>> {
+        let mut users = Vec::new();
+        let mut pages = self.client.list_users().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            users.extend(
+                page.map_err(map_sdk("iam:ListUsers"))?
+                    .users()
+                    .iter()
+                    .map(user_info),
+            );
+        }
+        Ok(users)
+    }
+
+    async fn list_user_policies(&self, user: &str) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        let mut pages = self
+            .client
+            .list_user_policies()
+            .user_name(user)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            names.extend(
+                page.map_err(map_sdk("iam:ListUserPolicies"))?
+                    .policy_names()
+                    .iter()
+                    .cloned(),
+            );
+        }
+        Ok(names)
+    }
+
+    async fn get_user_policy(&self, user: &str, policy_name: &str) -> Result<Value> {
+        let out = self
+            .client
+            .get_user_policy()
+            .user_name(user)
+            .policy_name(policy_name)
+            .send()
+            .await
+            .map_err(map_sdk("iam:GetUserPolicy"))?;
+        decode("iam:GetUserPolicy", out.policy_document())
+    }
+
+    async fn list_groups_for_user(&self, user: &str) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        let mut pages = self
+            .client
+            .list_groups_for_user()
+            .user_name(user)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            names.extend(
+                page.map_err(map_sdk("iam:ListGroupsForUser"))?
+                    .groups()
+                    .iter()
+                    .map(|g| g.group_name().to_string()),
+            );
+        }
+        Ok(names)
+    }
+
+    async fn list_group_policies(&self, group: &str) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        let mut pages = self
+            .client
+            .list_group_policies()
+            .group_name(group)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            names.extend(
+                page.map_err(map_sdk("iam:ListGroupPolicies"))?
+                    .policy_names()
+                    .iter()
+                    .cloned(),
+            );
+        }
+        Ok(names)
+    }
+
+    async fn get_group_policy(&self, group: &str, policy_name: &str) -> Result<Value> {
+        let out = self
+            .client
+            .get_group_policy()
+            .group_name(group)
+            .policy_name(policy_name)
+            .send()
+            .await
+            .map_err(map_sdk("iam:GetGroupPolicy"))?;
+        decode("iam:GetGroupPolicy", out.policy_document())
+    }
+
+    async fn list_attached_group_policies(&self, group: &str) -> Result<Vec<String>> {
+        let mut arns = Vec::new();
+        let mut pages = self
+            .client
+            .list_attached_group_policies()
+            .group_name(group)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(map_sdk("iam:ListAttachedGroupPolicies"))?;
+            arns.extend(
+                page.attached_policies()
+                    .iter()
+                    .filter_map(|p| p.policy_arn().map(String::from)),
+            );
+        }
+        Ok(arns)
+    }
+
+    async fn list_local_policies(&self, path_prefix: &str) -> Result<Vec<PolicySummary>> {
+        let mut found = Vec::new();
+        let mut pages = self
+            .client
+            .list_policies()
+            .scope(aws_sdk_iam::types::PolicyScopeType::Local)
+            .path_prefix(path_prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            for p in page.map_err(map_sdk("iam:ListPolicies"))?.policies() {
+                let (Some(arn), Some(name)) = (p.arn(), p.policy_name()) else {
+                    continue;
+                };
+                found.push(PolicySummary {
+                    arn: arn.to_string(),
+                    name: name.to_string(),
+                    path: p.path().unwrap_or("/").to_string(),
+                    attachments: p.attachment_count().unwrap_or(0).max(0) as u32,
+                });
+            }
+        }
+        Ok(found)
+    }
+}

@@ -379,3 +379,81 @@ pub trait Cloud: Send + Sync {
     /// STS as whoever holds `credentials` (a link's key, an assumed session).
     fn sts_as(&self, credentials: &Credentials) -> Self::Sts;
 }
+
+/// A role as `iam:ListRoles` lists it (no tags, no last use: ask [`Inventory::role_usage`]).
+/// Its `Debug` withholds the trust policy (it names external IDs).
+#[derive(Clone, PartialEq)]
+pub struct RoleSummary {
+    pub arn: String,
+    pub name: String,
+    pub path: String,
+    /// Decoded from the URL-encoded text IAM returns.
+    pub trust_policy: Value,
+    pub max_session_duration: Option<u32>,
+    /// Seconds since the Unix epoch.
+    pub created: i64,
+}
+
+impl std::fmt::Debug for RoleSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoleSummary")
+            .field("arn", &self.arn)
+            .field("trust_policy", &Withheld(&self.trust_policy))
+            .finish_non_exhaustive()
+    }
+}
+
+/// When a role was created and last used (`iam:GetRole`'s `RoleLastUsed`), epoch seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoleUsage {
+    pub created: i64,
+    pub last_used: Option<i64>,
+}
+
+/// A customer managed policy as `iam:ListPolicies` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicySummary {
+    pub arn: String,
+    pub name: String,
+    pub path: String,
+    pub attachments: u32,
+}
+
+/// Read-only IAM for audits and diagnoses: every role, user and local policy of an account,
+/// and the inline and group policies of a principal. Paginated calls return every page.
+pub trait Inventory: Send + Sync {
+    fn list_roles(&self) -> impl Future<Output = AwsResult<Vec<RoleSummary>>> + Send;
+    fn role_usage(&self, name: &str) -> impl Future<Output = AwsResult<RoleUsage>> + Send;
+    /// Every user (ListUsers has no tags: ask `Users::get_user`).
+    fn list_users(&self) -> impl Future<Output = AwsResult<Vec<UserInfo>>> + Send;
+    fn list_user_policies(&self, user: &str)
+        -> impl Future<Output = AwsResult<Vec<String>>> + Send;
+    fn get_user_policy(
+        &self,
+        user: &str,
+        policy_name: &str,
+    ) -> impl Future<Output = AwsResult<Value>> + Send;
+    /// Group names.
+    fn list_groups_for_user(
+        &self,
+        user: &str,
+    ) -> impl Future<Output = AwsResult<Vec<String>>> + Send;
+    fn list_group_policies(
+        &self,
+        group: &str,
+    ) -> impl Future<Output = AwsResult<Vec<String>>> + Send;
+    fn get_group_policy(
+        &self,
+        group: &str,
+        policy_name: &str,
+    ) -> impl Future<Output = AwsResult<Value>> + Send;
+    fn list_attached_group_policies(
+        &self,
+        group: &str,
+    ) -> impl Future<Output = AwsResult<Vec<String>>> + Send;
+    /// Customer managed policies under `path_prefix`.
+    fn list_local_policies(
+        &self,
+        path_prefix: &str,
+    ) -> impl Future<Output = AwsResult<Vec<PolicySummary>>> + Send;
+}
