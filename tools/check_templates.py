@@ -12,7 +12,7 @@ What is checked:
   * the least-privilege rules below, on every IAM policy document of every template
     (intrinsic functions resolved with the parameter defaults, and again with the
     parameter_overrides of samconfig.toml for the hub template);
-  * the contract between the templates, the Rust code (DESIGN.md) and samconfig.toml;
+  * the contract between the templates, the Rust code (docs/design.md) and samconfig.toml;
   * the checker itself: small bad templates must be reported.
 
 Least-privilege rules (Allow statements; Deny statements only restrict):
@@ -30,6 +30,12 @@ Least-privilege rules (Allow statements; Deny statements only restrict):
                      iam:PolicyARN condition that is narrower than "any policy".
   broad-managed      no AdministratorAccess / IAMFullAccess / PowerUserAccess on a role.
   public-principal   a resource policy statement with Principal "*" must have a Condition.
+  read-only-role     the roles of READ_ONLY_ROLES (link-check's in the hub, its audit role in
+                     member accounts), through their inline policies and the managed policies
+                     naming them: only IAM Get*/List*, reading secrets under trustlink/*
+                     (plus ListSecrets), kms:Decrypt/DescribeKey through Secrets Manager,
+                     sts:GetCallerIdentity, sts:AssumeRole on named roles (no wildcard in the
+                     name), and writing their own logs; no managed policy ARNs attached.
 """
 
 from __future__ import annotations
@@ -83,6 +89,23 @@ READ_PREFIXES = ("get", "list", "generate", "simulate")
 BROAD_MANAGED_POLICIES = ("AdministratorAccess", "IAMFullAccess", "PowerUserAccess")
 TRUSTLINK_TAG_KEYS = {"iam:resourcetag/trustlink:link", "aws:requesttag/trustlink:link"}
 DEFAULT_PATH = "/trustlink/"
+
+# Roles that must stay read-only, by logical id, in any template.
+READ_ONLY_ROLES = ("LinkCheckRole", "AuditRole")
+READ_ONLY_ACTIONS = (
+    "iam:get*",
+    "iam:list*",
+    "secretsmanager:getsecretvalue",
+    "secretsmanager:describesecret",
+    "secretsmanager:listsecretversionids",
+    "secretsmanager:listsecrets",
+    "kms:decrypt",
+    "kms:describekey",
+    "sts:getcalleridentity",
+    "sts:assumerole",
+    "logs:createlogstream",
+    "logs:putlogevents",
+)
 
 
 class TemplateError(Exception):
@@ -470,6 +493,8 @@ def check_template(template: dict, name: str = "<template>", overrides: dict | N
                             f"{policy_path!r}, and not constrained by iam:PolicyARN or a trustlink:link tag",
                         )
 
+    problems.extend(read_only_problems(template, resolver, name))
+
     # broad-managed
     for rname, res in (template.get("Resources") or {}).items():
         props = res.get("Properties") or {}
@@ -482,6 +507,59 @@ def check_template(template: dict, name: str = "<template>", overrides: dict | N
             if str(arn).rsplit("/", 1)[-1] in BROAD_MANAGED_POLICIES:
                 problems.append(f"{name}: {rname}: [broad-managed] managed policy {arn}")
     return problems
+
+
+def read_only_documents(template: dict, resolver: Resolver, role: str) -> list[PolicyDoc]:
+    """The identity policies that give `role` its permissions: its own and those naming it."""
+    owners = {f"{role}.Policies["}
+    for rname, res in (template.get("Resources") or {}).items():
+        if res.get("Type") in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"):
+            roles = _as_list((res.get("Properties") or {}).get("Roles"))
+            if {"Ref": role} in roles or role in roles:
+                owners.add(f"{rname}.PolicyDocument")
+    return [
+        d for d in policy_documents(template, resolver)
+        if d.kind == "identity" and any(d.where.startswith(o) for o in owners)
+    ]
+
+
+def read_only_problems(template: dict, resolver: Resolver, name: str) -> list[str]:
+    problems: list[str] = []
+    resources = template.get("Resources") or {}
+    for role in READ_ONLY_ROLES:
+        if role not in resources:
+            continue
+        props = resources[role].get("Properties") or {}
+        if props.get("ManagedPolicyArns"):
+            problems.append(f"{name}: {role}: [read-only-role] managed policy ARNs attached (unchecked permissions)")
+        for doc in read_only_documents(template, resolver, role):
+            for index, stmt in enumerate(doc.statements()):
+                if not isinstance(stmt, dict) or str(stmt.get("Effect", "")) != "Allow":
+                    continue
+                label = f"{name}: {role} via {doc.where} statement {stmt.get('Sid', index)}: [read-only-role]"
+                problems.extend(f"{label} {p}" for p in _read_only_statement(stmt))
+    return problems
+
+
+def _read_only_statement(stmt: dict) -> list[str]:
+    out = []
+    resources = [str(r) for r in _as_list(stmt.get("Resource"))]
+    if stmt.get("NotAction") or stmt.get("NotResource"):
+        out.append("NotAction/NotResource on a read-only role")
+    for a in (str(a).lower() for a in _as_list(stmt.get("Action"))):
+        if not any(fnmatch.fnmatchcase(a, p) for p in READ_ONLY_ACTIONS):
+            out.append(f"{a} is not a read")
+        elif a.startswith("secretsmanager:") and a != "secretsmanager:listsecrets":
+            outside = [r for r in resources if not re.fullmatch(r"arn:[^:]+:secretsmanager:[^:]*:[^:]*:secret:trustlink/.*", r)]
+            if outside:
+                out.append(f"{a} on {outside}: secrets outside trustlink/*")
+        elif a == "sts:assumerole":
+            loose = [r for r in resources if not re.fullmatch(r"arn:[^:]+:iam::[^:]*:role/[^*?]+", r)]
+            if loose:
+                out.append(f"sts:AssumeRole on {loose}: only named roles (no wildcard in the role name)")
+        elif a.startswith("kms:") and not any(k == "kms:viaservice" for _, _, k, _ in _conditions(stmt)):
+            out.append(f"{a} without a kms:ViaService condition")
+    return out
 
 
 # --------------------------------------------------------------------------- helpers for tests
@@ -568,6 +646,11 @@ class TestLeastPrivilege(unittest.TestCase):
         member = load_template(MEMBER_TEMPLATE)
         where = {d.where for d in policy_documents(member, Resolver(member))}
         self.assertIn("AdminRole.Policies[0]", where)
+        # The read-only rule sees link-check's permissions, wherever they are written.
+        hub_ro = {d.where for d in read_only_documents(hub, Resolver(hub), "LinkCheckRole")}
+        self.assertEqual(hub_ro, {"LinkCheckRole.Policies[0]", "LinkCheckReadOnlyPolicy.PolicyDocument"})
+        member_ro = {d.where for d in read_only_documents(member, Resolver(member), "AuditRole")}
+        self.assertEqual(member_ro, {"AuditRole.Policies[0]"})
 
     def test_role_arn_lists_cover_every_role_path(self):
         hub = load_template(HUB_TEMPLATE)
@@ -716,6 +799,71 @@ class TestContract(unittest.TestCase):
         assume = next(s for s in hub_doc.statements() if s.get("Sid") == "AssumeMemberAdminRole")
         self.assertEqual(assume["Resource"], "arn:aws:iam::*:role/TrustLinkAdmin")
 
+    def test_link_check_function(self):
+        self.assertEqual(
+            dict(self.res["LinkCheckFunction"]["Metadata"]),
+            {"BuildMethod": "rust-cargolambda", "BuildProperties": {"Binary": "link-check"}},
+        )
+        p = self.fn("LinkCheckFunction")
+        self.assertEqual((p["Runtime"], p["Architectures"], p["Timeout"]), ("provided.al2023", ["arm64"], 900))
+        self.assertEqual(p["Role"], "<GetAtt LinkCheckRole.Arn>")
+        self.assertEqual(p["LoggingConfig"], {"LogFormat": "JSON", "LogGroup": "<Ref LinkCheckLogGroup>"})
+        env = p["Environment"]["Variables"]
+        self.assertEqual(env["TRUSTLINK_READ_ROLE_NAME"], "TrustLinkAudit")
+        self.assertEqual(env["TRUSTLINK_UNUSED_DAYS"], "90")
+        self.assertIn("TRUSTLINK_AUDIT_ACCOUNTS", env)
+        schedules = {k: e["Properties"] for k, e in p["Events"].items() if e["Type"] == "Schedule"}
+        # The plain scheduled event is the audit; the verify schedule sends the Verify command.
+        self.assertEqual(set(schedules), {"Audit", "Verify"})
+        self.assertNotIn("Input", schedules["Audit"])
+        self.assertEqual(schedules["Verify"]["Input"], '{"Verify": {}}')
+        rule = self.r.resolve(self.res["FailedAssumeRoleRule"]["Properties"])
+        self.assertEqual(rule["State"], "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")
+        self.assertEqual(rule["EventPattern"]["detail"]["eventName"], ["AssumeRole"])
+        self.assertEqual(rule["Targets"][0]["Arn"], "<GetAtt LinkCheckFunction.Arn>")
+        perm = self.r.resolve(self.res["FailedAssumeRoleInvokePermission"]["Properties"])
+        self.assertEqual((perm["Principal"], perm["SourceArn"]), ("events.amazonaws.com", "<GetAtt FailedAssumeRoleRule.Arn>"))
+        # The alarms watch the metrics the Rust code writes (crates/link-check/src/metrics.rs).
+        metrics_rs = (ROOT / "crates/link-check/src/metrics.rs").read_text()
+        for alarm, metric in (("LinkCheckHighSeverityFindingsAlarm", "HighSeverityFindings"), ("LinkCheckFailedVerifiesAlarm", "FailedVerifies")):
+            a = self.r.resolve(self.res[alarm]["Properties"])
+            self.assertEqual((a["Namespace"], a["MetricName"]), ("TrustLink/LinkCheck", metric))
+            self.assertEqual((a["Threshold"], a["ComparisonOperator"]), (1, "GreaterThanOrEqualToThreshold"))
+            self.assertIn(f'"{metric}"', metrics_rs)
+        self.assertIn('pub const NAMESPACE: &str = "TrustLink/LinkCheck";', metrics_rs)
+        role = self.r.resolve(self.res["LinkCheckRole"]["Properties"])
+        self.assertEqual((role["Path"], role["RoleName"]), ("/trustlink-service/", "trustlink-link-check-us-east-1"))
+        self.assertFalse(_under("arn:aws:iam::123456789012:role/trustlink-service/x", ["/trustlink/"], "/trustlink/"))
+        for events in ("aws.events", "Scheduled Event"):
+            self.assertIn(events, (ROOT / "events/link-check/scheduled.json").read_text())
+
+    def test_member_audit_role_and_forwarding(self):
+        member = load_template(MEMBER_TEMPLATE)
+        r = Resolver(member, {"HubAccountId": PSEUDO["AWS::AccountId"], "HubRegion": PSEUDO["AWS::Region"], "RolePaths": "/trustlink/,/cross-account/"})
+        role = r.resolve(member["Resources"]["AuditRole"]["Properties"])
+        self.assertEqual((role["RoleName"], role["Path"]), ("TrustLinkAudit", "/"))
+        (stmt,) = role["AssumeRolePolicyDocument"]["Statement"]
+        p = self.r.resolve(self.res["LinkCheckRole"]["Properties"])
+        self.assertEqual(
+            stmt["Condition"]["ArnEquals"]["aws:PrincipalArn"], f"arn:aws:iam::123456789012:role{p['Path']}{p['RoleName']}"
+        )
+        hub_doc = next(d for d in read_only_documents(self.hub, self.r, "LinkCheckRole") if d.where.startswith("LinkCheckReadOnlyPolicy"))
+        assume = next(s for s in hub_doc.statements() if s.get("Sid") == "AssumeMemberAuditRole")
+        self.assertEqual(assume["Resource"], "arn:aws:iam::*:role/TrustLinkAudit")
+        rule = r.resolve(member["Resources"]["FailedAssumeRoleRule"]["Properties"])
+        self.assertEqual(rule["State"], "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")
+        import json
+        pattern = json.loads(rule["EventPattern"])
+        self.assertEqual(pattern["detail"]["eventName"], ["AssumeRole"])
+        self.assertEqual(pattern["detail"]["errorCode"], [{"exists": True}])
+        self.assertEqual(
+            pattern["detail"]["requestParameters"]["roleArn"],
+            [{"wildcard": "arn:aws:iam::*:role/trustlink/*"}, {"wildcard": "arn:aws:iam::*:role/cross-account/*"}],
+        )
+        (target,) = rule["Targets"]
+        self.assertEqual(target["Arn"], "arn:aws:events:us-east-1:123456789012:event-bus/default")
+        self.assertEqual(target["RoleArn"], "<GetAtt FailedAssumeRoleForwardRole.Arn>")
+
     def test_example_link(self):
         example = load_template(INFRA / "examples" / "classic-link.yaml")
         r = Resolver(example)
@@ -773,6 +921,27 @@ Resources:
             Version: "2012-10-17"
             Statement:
 {statements}
+"""
+
+READ_ONLY_TEMPLATE = """
+AWSTemplateFormatVersion: "2010-09-09"
+Resources:
+  LinkCheckRole:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: {{ Service: lambda.amazonaws.com }}
+            Action: sts:AssumeRole
+      Policies:
+        - PolicyName: p
+          PolicyDocument:
+            Version: "2012-10-17"
+            Statement:
+{statements}
+{managed}
 """
 
 
@@ -921,6 +1090,41 @@ Resources:
 """
         )
         self.assertReported(check_template(template, "t"), "wildcard-action", "iam:*")
+
+    def test_read_only_role(self):
+        def template(statements: str, managed: str = "") -> list[str]:
+            body = "\n".join("              " + line for line in statements.strip("\n").splitlines())
+            text = READ_ONLY_TEMPLATE.format(statements=body, managed=managed)
+            return [p for p in check_template(load_template_str(text), "ro") if "[read-only-role]" in p]
+
+        good = """
+- {Effect: Allow, Action: [iam:GetRole, iam:ListRoles], Resource: "arn:aws:iam::*:role/*"}
+- {Effect: Allow, Action: secretsmanager:GetSecretValue, Resource: "arn:aws:secretsmanager:us-east-1:123456789012:secret:trustlink/*"}
+- {Effect: Allow, Action: sts:AssumeRole, Resource: "arn:aws:iam::*:role/TrustLinkAudit"}
+- {Effect: Allow, Action: kms:Decrypt, Resource: "arn:aws:kms:us-east-1:123456789012:key/k", Condition: {StringEquals: {kms:ViaService: secretsmanager.us-east-1.amazonaws.com}}}
+"""
+        self.assertEqual(template(good), [])
+        for statement, fragment in (
+            ("- {Effect: Allow, Action: iam:UpdateAssumeRolePolicy, Resource: 'arn:aws:iam::*:role/trustlink/*'}", "iam:updateassumerolepolicy is not a read"),
+            ("- {Effect: Allow, Action: secretsmanager:GetSecretValue, Resource: '*'}", "secrets outside trustlink/*"),
+            ("- {Effect: Allow, Action: sts:AssumeRole, Resource: 'arn:aws:iam::*:role/*'}", "only named roles"),
+            ("- {Effect: Allow, Action: kms:Decrypt, Resource: 'arn:aws:kms:us-east-1:123456789012:key/k'}", "kms:ViaService"),
+            ("- {Effect: Allow, Action: 'iam:*', Resource: 'arn:aws:iam::*:role/*'}", "iam:* is not a read"),
+        ):
+            with self.subTest(statement=statement):
+                self.assertReported(template(statement), "read-only-role", fragment)
+        # A write granted through a managed policy that names the role is caught too.
+        managed = """
+  Extra:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      Roles: [!Ref LinkCheckRole]
+      PolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - {Effect: Allow, Action: iam:PutRolePolicy, Resource: "arn:aws:iam::*:role/trustlink/*"}
+"""
+        self.assertReported(template(good, managed), "read-only-role", "Extra.PolicyDocument", "iam:putrolepolicy")
 
     def test_a_good_template_passes(self):
         problems = bad(
