@@ -20,6 +20,7 @@ test-rust: setup
 
 test-templates: setup
 	$(VENV)/bin/python tools/check_templates.py
+	$(VENV)/bin/python -m unittest tools.check_operations
 
 lint:
 	cargo fmt --all --check
