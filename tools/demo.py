@@ -31,6 +31,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import contract  # noqa: E402  (docs/contract.json: the names of the contract)
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
 HUB, TRUSTING, TRUSTED = "123456789012", "111122223333", "444455556666"
@@ -169,8 +172,8 @@ class Demo:
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_EC2_METADATA_DISABLED": "true",
-            "TRUSTLINK_ROLE_PATHS": "/trustlink/,/cross-account/",
-            "TRUSTLINK_MANAGED_POLICY_ALLOWLIST": "arn:aws:iam::aws:policy/ReadOnlyAccess,arn:aws:iam::aws:policy/SecurityAudit",
+            contract.setting("TRUSTLINK_ROLE_PATHS"): "/trustlink/,/cross-account/",
+            contract.setting("TRUSTLINK_MANAGED_POLICY_ALLOWLIST"): "arn:aws:iam::aws:policy/ReadOnlyAccess,arn:aws:iam::aws:policy/SecurityAudit",
             "RUST_LOG": os.environ.get("TRUSTLINK_DEMO_LOG", "info"),
             "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
         })
@@ -289,7 +292,7 @@ class Demo:
 
     def admin(self, account):
         """Credentials of an account's TrustLinkAdmin role (what the functions use too)."""
-        out = self.aws("sts", "assume-role", "--role-arn", f"arn:aws:iam::{account}:role/TrustLinkAdmin",
+        out = self.aws("sts", "assume-role", "--role-arn", f"arn:aws:iam::{account}:role/{contract.ADMIN_ROLE_NAME}",
                        "--role-session-name", "demo")
         return out["Credentials"]
 
@@ -346,10 +349,10 @@ class Demo:
             ok(f"the functions and this demo act as a session of {FUNCTION_ROLES[0]}")
             trust = json.dumps(member_admin_trust(HUB))
             for account in (TRUSTING, TRUSTED):
-                self.aws("iam", "create-role", "--role-name", "TrustLinkAdmin", "--assume-role-policy-document", trust,
+                self.aws("iam", "create-role", "--role-name", contract.ADMIN_ROLE_NAME, "--assume-role-policy-document", trust,
                          creds=self.create_admin(account, "stackset-bootstrap"))
                 ok(f"TrustLinkAdmin in {account}, trusting only the hub's function roles (infra/member-account.yaml)")
-            self.aws("sts", "assume-role", "--role-arn", f"arn:aws:iam::{TRUSTING}:role/TrustLinkAdmin",
+            self.aws("sts", "assume-role", "--role-arn", f"arn:aws:iam::{TRUSTING}:role/{contract.ADMIN_ROLE_NAME}",
                      "--role-session-name", "intruder", creds=boot, expect_error="AccessDenied")
             ok("another hub principal is denied TrustLinkAdmin")
         else:
@@ -359,7 +362,7 @@ class Demo:
             trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
                                 "Principal": {"AWS": f"arn:aws:iam::{HUB}:root"}, "Action": "sts:AssumeRole"}]})
             for account in (TRUSTING, TRUSTED):
-                self.aws("iam", "create-role", "--role-name", "TrustLinkAdmin", "--assume-role-policy-document", trust,
+                self.aws("iam", "create-role", "--role-name", contract.ADMIN_ROLE_NAME, "--assume-role-policy-document", trust,
                          creds=self.admin(account))
                 ok(f"TrustLinkAdmin in {account} (what infra/member-account.yaml provisions)")
             not_checked("moto does not evaluate trust policies: every AssumeRole below is granted whatever the "
@@ -378,7 +381,7 @@ class Demo:
         check(r["Status"] == "SUCCESS", f"CloudFormation got {r['Status']} {r.get('Reason', '')}")
         check(r["PhysicalResourceId"] == ROLE_ARN, f"physical id is the role ARN {ROLE_ARN}")
         check(r.get("NoEcho") is True, "NoEcho is set (the external ID is in the attributes)")
-        for k in ("RoleArn", "RoleName", "ExternalIdSecretArn", "AccessKeySecretArn"):
+        for k in [k for k in contract.GET_ATT if k != "ExternalId"]:
             info(f"Fn::GetAtt {k:20} {r['Data'][k]}")
         info(f"Fn::GetAtt {'ExternalId':20} {mask(r['Data']['ExternalId'])} (NoEcho)")
         role = self.aws("iam", "get-role", "--role-name", "CrossAccountDeveloperRole", creds=self.admin(TRUSTING))
@@ -392,10 +395,10 @@ class Demo:
               f"{USER} in {TRUSTED} holds the grant TrustLink-{LINK}")
 
         step(5, "The runbook check, with the AWS CLI, as the consumer")
-        ext = self.secret(f"trustlink/{LINK}")
-        key = self.secret(f"trustlink/{LINK}/access-key")
-        info(f"trustlink/{LINK}: ExternalId {mask(ext['ExternalId'])}, RoleArn {ext['RoleArn']}")
-        info(f"trustlink/{LINK}/access-key: AccessKeyId {key['AccessKeyId']}, SecretAccessKey {mask(key['SecretAccessKey'])}")
+        ext = self.secret(contract.secret_name(LINK))
+        key = self.secret(contract.key_secret_name(LINK))
+        info(f"{contract.secret_name(LINK)}: ExternalId {mask(ext['ExternalId'])}, RoleArn {ext['RoleArn']}")
+        info(f"{contract.key_secret_name(LINK)}: AccessKeyId {key['AccessKeyId']}, SecretAccessKey {mask(key['SecretAccessKey'])}")
         runbook_arn = f"arn:aws:sts::{TRUSTING}:assumed-role/CrossAccountDeveloperRole/runbook"
         self.mfa = None
         if BACKEND == "fakecloud":
@@ -442,12 +445,12 @@ class Demo:
         for link in report["links"]:
             info(f"{link['link']}: external ID {link['external_id']['action']}: {link['external_id']['detail']}")
             info(f"{link['link']}: access key  {link['access_key']['action']}: {link['access_key']['detail']}")
-        new_id = self.secret(f"trustlink/{LINK}")["ExternalId"]
+        new_id = self.secret(contract.secret_name(LINK))["ExternalId"]
         ids = self.trust_policy_ids()
-        info(f"AWSCURRENT {mask(new_id)}, AWSPREVIOUS {mask(self.secret(f'trustlink/{LINK}', 'AWSPREVIOUS')['ExternalId'])}")
+        info(f"AWSCURRENT {mask(new_id)}, AWSPREVIOUS {mask(self.secret(contract.secret_name(LINK), 'AWSPREVIOUS')['ExternalId'])}")
         info("trust policy accepts: " + ", ".join(mask(i) for i in ids))
         check(new_id != old_id and sorted(ids) == sorted([old_id, new_id]), "old and new external IDs are both accepted")
-        new_key = self.secret(f"trustlink/{LINK}/access-key")
+        new_key = self.secret(contract.key_secret_name(LINK))
         check(new_key["AccessKeyId"] != old_key, f"new access key {new_key['AccessKeyId']} is AWSCURRENT")
         me = self.aws("sts", "get-caller-identity", creds=new_key)
         check(me["Arn"] == f"arn:aws:iam::{TRUSTED}:user/{USER}", "the new key works")
@@ -498,10 +501,10 @@ class Demo:
         ok(f"role gone from {TRUSTING}")
         self.aws("iam", "get-user", "--user-name", USER, creds=self.admin(TRUSTED), expect_error="NoSuchEntity")
         ok(f"user {USER} (created by the link) and its keys gone from {TRUSTED}")
-        self.aws("iam", "get-policy", "--policy-arn", f"arn:aws:iam::{TRUSTED}:policy/trustlink/TrustLink-{LINK}",
+        self.aws("iam", "get-policy", "--policy-arn", f"arn:aws:iam::{TRUSTED}:policy/trustlink/{contract.grant_policy_name(LINK)}",
                  creds=self.admin(TRUSTED), expect_error="NoSuchEntity")
         ok("grant policy gone")
-        for name in (f"trustlink/{LINK}", f"trustlink/{LINK}/access-key"):
+        for name in (contract.secret_name(LINK), contract.key_secret_name(LINK)):
             d = self.aws("secretsmanager", "describe-secret", "--secret-id", name)
             check("DeletedDate" in d, f"secret {name} scheduled for deletion")
         cfn.stop()
