@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use rotator::{Limits, OffsetClock, Rotator};
 use serde_json::{json, Value};
-use trustlink_aws::ports::{AccessKeys, KeyStatus, Policies, Secrets, Sts, AWSPREVIOUS};
+use trustlink_aws::ports::{AccessKeys, KeyStatus, Op, Policies, Secrets, Sts, AWSPREVIOUS};
 use trustlink_aws::AccountAccess;
 use trustlink_domain::policy;
 use trustlink_domain::record;
@@ -321,7 +321,7 @@ async fn a_key_someone_added_after_an_interrupted_creation_is_never_deleted() {
     let iam = access.iam(&account(TRUSTED)).await.unwrap();
     let old_key = current_key(&access, &link).await.access_key_id;
     let faults = Faults::new();
-    faults.arm("create_access_key", 1, When::After);
+    faults.arm(Op::CreateAccessKey, 1, When::After);
     let clock = OffsetClock::default();
     let r = rotator_for(FaultyCloud::new(access.clone(), faults.clone()), &clock);
     let report = run(&r, force(&link)).await;
@@ -381,7 +381,7 @@ async fn a_key_the_run_could_not_store_is_recorded_and_deleted_by_the_next_run()
     let old_key = current_key(&access, &link).await.access_key_id;
     let faults = Faults::new();
     // #1 is the external ID's pending value, #2 the new key's.
-    faults.arm("put_secret_value", 2, When::Before);
+    faults.arm(Op::PutSecretValue, 2, When::Before);
     let clock = OffsetClock::default();
     let r = rotator_for(FaultyCloud::new(access.clone(), faults.clone()), &clock);
     let report = run(&r, force(&link)).await;
@@ -544,7 +544,7 @@ async fn two_runs_at_once_leave_a_consistent_result() {
 
 /// The steps of a whole rotation (both kinds, through both grace periods) that write or
 /// verify, as (op, nth call): the boundaries where a run can stop.
-async fn boundaries(access: &AccountAccess) -> Vec<(&'static str, u32)> {
+async fn boundaries(access: &AccountAccess) -> Vec<(Op, u32)> {
     let link = create_link(access, "rot-probe-", true, rotation()).await;
     let faults = Faults::new();
     let clock = OffsetClock::default();
@@ -556,17 +556,17 @@ async fn boundaries(access: &AccountAccess) -> Vec<(&'static str, u32)> {
         let n = seen.entry(op).or_insert(0u32);
         *n += 1;
         let steps = [
-            "put_secret_value",
-            "update_trust_policy",
-            "set_policy_document",
-            "move_stage",
-            "remove_stage",
-            "tag_secret",
-            "create_access_key",
-            "delete_access_key",
-            "set_access_key_status",
-            "caller_identity",
-            "assume_role",
+            Op::PutSecretValue,
+            Op::UpdateTrustPolicy,
+            Op::SetPolicyDocument,
+            Op::MoveStage,
+            Op::RemoveStage,
+            Op::TagSecret,
+            Op::CreateAccessKey,
+            Op::DeleteAccessKey,
+            Op::SetAccessKeyStatus,
+            Op::CallerIdentity,
+            Op::AssumeRole,
         ];
         if steps.contains(&op) {
             out.push((op, *n));
@@ -601,7 +601,7 @@ async fn a_run_stopped_at_any_step_keeps_the_invariants_and_a_rerun_converges() 
         "{} step boundaries, each faulted before and after: {boundaries:?}",
         boundaries.len()
     );
-    let cases: Vec<(&'static str, u32, When)> = boundaries
+    let cases: Vec<(Op, u32, When)> = boundaries
         .iter()
         .flat_map(|(op, n)| [(*op, *n, When::Before), (*op, *n, When::After)])
         .collect();
@@ -693,10 +693,10 @@ async fn unrecorded_key(
     access: &AccountAccess,
     link: &Link,
     old_key: &str,
-    op: &str,
+    op: Op,
     when: When,
 ) -> Option<String> {
-    if (op, when) != ("create_access_key", When::After) {
+    if (op, when) != (Op::CreateAccessKey, When::After) {
         return None;
     }
     let current = current_key(access, link).await.access_key_id;

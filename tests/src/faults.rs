@@ -13,8 +13,9 @@
 //! [`Faults::calls`], then re-run from scratch with a fault at each entry (both `Before`
 //! and `After`), and check that a re-run without faults ends in the same state.
 //!
-//! Operation names are the port methods' names (see [`OPS`]). `Cloud`'s own methods
-//! (`home_account`, `iam`, `secrets`, `sts_as`) are not faultable: they only wrap.
+//! Operations are [`Op`]s, one per port method, so a misspelt operation does not compile.
+//! `Cloud`'s own methods (`home_account`, `iam`, `secrets`, `sts_as`) are not faultable:
+//! they only wrap.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -26,74 +27,9 @@ use trustlink_aws::ports::{
     NewAccessKey, Policies, RoleDefinition, RoleInfo, Roles, SecretDescription, SecretSummary,
     SecretValue, Secrets, Sts, UserInfo, Users,
 };
-use trustlink_aws::ports::{Inventory, PolicySummary, RoleSummary, RoleUsage};
+use trustlink_aws::ports::{Inventory, Op, PolicySummary, RoleSummary, RoleUsage};
 use trustlink_aws::AwsError;
 use trustlink_domain::{AccountId, SecretText};
-
-/// Every faultable operation: the method names of the ports.
-pub const OPS: &[&str] = &[
-    // Roles
-    "create_role",
-    "get_role",
-    "update_trust_policy",
-    "update_role",
-    "set_permissions_boundary",
-    "tag_role",
-    "untag_role",
-    "delete_role",
-    "attach_role_policy",
-    "detach_role_policy",
-    "list_attached_role_policies",
-    "put_role_policy",
-    "get_role_policy",
-    "delete_role_policy",
-    "list_role_policies",
-    // Policies
-    "create_policy",
-    "policy_exists",
-    "get_policy_document",
-    "set_policy_document",
-    "delete_policy",
-    // Users
-    "create_user",
-    "get_user",
-    "delete_user",
-    "attach_user_policy",
-    "detach_user_policy",
-    "list_attached_user_policies",
-    // AccessKeys
-    "create_access_key",
-    "list_access_keys",
-    "set_access_key_status",
-    "delete_access_key",
-    "access_key_last_used",
-    // Secrets
-    "create_secret",
-    "describe_secret",
-    "get_secret_value",
-    "put_secret_value",
-    "move_stage",
-    "remove_stage",
-    "put_resource_policy",
-    "tag_secret",
-    "delete_secret",
-    "restore_secret",
-    "list_secrets",
-    // Sts
-    "caller_identity",
-    "assume_role",
-    // Inventory (read-only, for link-check)
-    "list_roles",
-    "role_usage",
-    "list_users",
-    "list_user_policies",
-    "get_user_policy",
-    "list_groups_for_user",
-    "list_group_policies",
-    "get_group_policy",
-    "list_attached_group_policies",
-    "list_local_policies",
-];
 
 /// The message of an injected error, to tell it from a real one.
 pub const INJECTED: &str = "injected fault";
@@ -110,7 +46,7 @@ pub enum When {
 
 #[derive(Debug)]
 struct Armed {
-    op: &'static str,
+    op: Op,
     /// Calls of `op` still to let through before the one that fails.
     skip: u32,
     when: When,
@@ -120,7 +56,7 @@ struct Armed {
 struct State {
     armed: Option<Armed>,
     fired: bool,
-    calls: Vec<&'static str>,
+    calls: Vec<Op>,
 }
 
 /// The shared switchboard: clones share the armed fault and the call log.
@@ -133,10 +69,8 @@ impl Faults {
     }
 
     /// Arms one fault: the `nth` (1-based) call of `op` from now on fails. Replaces any
-    /// fault already armed and resets [`fired`](Self::fired). Panics on an unknown `op`
-    /// (a typo would otherwise never fire) or `nth == 0`.
-    pub fn arm(&self, op: &'static str, nth: u32, when: When) {
-        assert!(OPS.contains(&op), "no port operation named {op:?}");
+    /// fault already armed and resets [`fired`](Self::fired). Panics on `nth == 0`.
+    pub fn arm(&self, op: Op, nth: u32, when: When) {
         assert!(nth >= 1, "nth is 1-based");
         let mut s = self.lock();
         s.armed = Some(Armed {
@@ -159,7 +93,7 @@ impl Faults {
 
     /// The ordered log of operations called since creation or [`clear_calls`](Self::clear_calls),
     /// through every wrapper sharing these faults (including calls a fault stopped).
-    pub fn calls(&self) -> Vec<&'static str> {
+    pub fn calls(&self) -> Vec<Op> {
         self.lock().calls.clone()
     }
 
@@ -173,7 +107,7 @@ impl Faults {
     }
 
     /// Logs a call of `op`; says whether (and where) it fails. A fault fires once.
-    fn check(&self, op: &'static str) -> Option<When> {
+    fn check(&self, op: Op) -> Option<When> {
         let mut s = self.lock();
         s.calls.push(op);
         let armed = s.armed.as_mut().filter(|a| a.op == op)?;
@@ -188,16 +122,14 @@ impl Faults {
     }
 }
 
-fn injected(op: &'static str) -> AwsError {
-    AwsError::Other {
-        operation: op,
-        message: INJECTED.into(),
-    }
+/// Named after the port method (`create_role`), not an AWS operation: no AWS call failed.
+fn injected(op: Op) -> AwsError {
+    AwsError::other(op.as_str(), INJECTED)
 }
 
 /// Runs `call` unless a fault strikes `op` before it; fails after it if one strikes then.
 /// `call` is a closure so that a `Before` fault cannot start any work.
-async fn guard<T, F>(faults: &Faults, op: &'static str, call: impl FnOnce() -> F) -> AwsResult<T>
+async fn guard<T, F>(faults: &Faults, op: Op, call: impl FnOnce() -> F) -> AwsResult<T>
 where
     F: Future<Output = AwsResult<T>>,
 {
@@ -287,13 +219,16 @@ type Tags = BTreeMap<String, String>;
 
 impl<I: Roles> Roles for FaultyIam<I> {
     async fn create_role(&self, role: &RoleDefinition) -> AwsResult<RoleInfo> {
-        guard(&self.faults, "create_role", || self.inner.create_role(role)).await
+        guard(&self.faults, Op::CreateRole, || {
+            self.inner.create_role(role)
+        })
+        .await
     }
     async fn get_role(&self, name: &str) -> AwsResult<RoleInfo> {
-        guard(&self.faults, "get_role", || self.inner.get_role(name)).await
+        guard(&self.faults, Op::GetRole, || self.inner.get_role(name)).await
     }
     async fn update_trust_policy(&self, name: &str, policy: &Value) -> AwsResult<()> {
-        guard(&self.faults, "update_trust_policy", || {
+        guard(&self.faults, Op::UpdateTrustPolicy, || {
             self.inner.update_trust_policy(name, policy)
         })
         .await
@@ -304,43 +239,49 @@ impl<I: Roles> Roles for FaultyIam<I> {
         description: Option<&str>,
         max: Option<u32>,
     ) -> AwsResult<()> {
-        guard(&self.faults, "update_role", || {
+        guard(&self.faults, Op::UpdateRole, || {
             self.inner.update_role(name, description, max)
         })
         .await
     }
     async fn set_permissions_boundary(&self, name: &str, boundary: Option<&str>) -> AwsResult<()> {
-        guard(&self.faults, "set_permissions_boundary", || {
+        guard(&self.faults, Op::SetPermissionsBoundary, || {
             self.inner.set_permissions_boundary(name, boundary)
         })
         .await
     }
     async fn tag_role(&self, name: &str, tags: &Tags) -> AwsResult<()> {
-        guard(&self.faults, "tag_role", || self.inner.tag_role(name, tags)).await
+        guard(&self.faults, Op::TagRole, || {
+            self.inner.tag_role(name, tags)
+        })
+        .await
     }
     async fn untag_role(&self, name: &str, keys: &[String]) -> AwsResult<()> {
-        guard(&self.faults, "untag_role", || {
+        guard(&self.faults, Op::UntagRole, || {
             self.inner.untag_role(name, keys)
         })
         .await
     }
     async fn delete_role(&self, name: &str) -> AwsResult<()> {
-        guard(&self.faults, "delete_role", || self.inner.delete_role(name)).await
+        guard(&self.faults, Op::DeleteRole, || {
+            self.inner.delete_role(name)
+        })
+        .await
     }
     async fn attach_role_policy(&self, name: &str, arn: &str) -> AwsResult<()> {
-        guard(&self.faults, "attach_role_policy", || {
+        guard(&self.faults, Op::AttachRolePolicy, || {
             self.inner.attach_role_policy(name, arn)
         })
         .await
     }
     async fn detach_role_policy(&self, name: &str, arn: &str) -> AwsResult<()> {
-        guard(&self.faults, "detach_role_policy", || {
+        guard(&self.faults, Op::DetachRolePolicy, || {
             self.inner.detach_role_policy(name, arn)
         })
         .await
     }
     async fn list_attached_role_policies(&self, name: &str) -> AwsResult<Vec<String>> {
-        guard(&self.faults, "list_attached_role_policies", || {
+        guard(&self.faults, Op::ListAttachedRolePolicies, || {
             self.inner.list_attached_role_policies(name)
         })
         .await
@@ -351,25 +292,25 @@ impl<I: Roles> Roles for FaultyIam<I> {
         policy_name: &str,
         document: &Value,
     ) -> AwsResult<()> {
-        guard(&self.faults, "put_role_policy", || {
+        guard(&self.faults, Op::PutRolePolicy, || {
             self.inner.put_role_policy(name, policy_name, document)
         })
         .await
     }
     async fn get_role_policy(&self, name: &str, policy_name: &str) -> AwsResult<Value> {
-        guard(&self.faults, "get_role_policy", || {
+        guard(&self.faults, Op::GetRolePolicy, || {
             self.inner.get_role_policy(name, policy_name)
         })
         .await
     }
     async fn delete_role_policy(&self, name: &str, policy_name: &str) -> AwsResult<()> {
-        guard(&self.faults, "delete_role_policy", || {
+        guard(&self.faults, Op::DeleteRolePolicy, || {
             self.inner.delete_role_policy(name, policy_name)
         })
         .await
     }
     async fn list_role_policies(&self, name: &str) -> AwsResult<Vec<String>> {
-        guard(&self.faults, "list_role_policies", || {
+        guard(&self.faults, Op::ListRolePolicies, || {
             self.inner.list_role_policies(name)
         })
         .await
@@ -384,31 +325,31 @@ impl<I: Policies> Policies for FaultyIam<I> {
         description: &str,
         document: &Value,
     ) -> AwsResult<String> {
-        guard(&self.faults, "create_policy", || {
+        guard(&self.faults, Op::CreatePolicy, || {
             self.inner.create_policy(path, name, description, document)
         })
         .await
     }
     async fn policy_exists(&self, arn: &str) -> AwsResult<bool> {
-        guard(&self.faults, "policy_exists", || {
+        guard(&self.faults, Op::PolicyExists, || {
             self.inner.policy_exists(arn)
         })
         .await
     }
     async fn get_policy_document(&self, arn: &str) -> AwsResult<Value> {
-        guard(&self.faults, "get_policy_document", || {
+        guard(&self.faults, Op::GetPolicyDocument, || {
             self.inner.get_policy_document(arn)
         })
         .await
     }
     async fn set_policy_document(&self, arn: &str, document: &Value) -> AwsResult<()> {
-        guard(&self.faults, "set_policy_document", || {
+        guard(&self.faults, Op::SetPolicyDocument, || {
             self.inner.set_policy_document(arn, document)
         })
         .await
     }
     async fn delete_policy(&self, arn: &str) -> AwsResult<()> {
-        guard(&self.faults, "delete_policy", || {
+        guard(&self.faults, Op::DeletePolicy, || {
             self.inner.delete_policy(arn)
         })
         .await
@@ -417,31 +358,34 @@ impl<I: Policies> Policies for FaultyIam<I> {
 
 impl<I: Users> Users for FaultyIam<I> {
     async fn create_user(&self, path: &str, name: &str, tags: &Tags) -> AwsResult<UserInfo> {
-        guard(&self.faults, "create_user", || {
+        guard(&self.faults, Op::CreateUser, || {
             self.inner.create_user(path, name, tags)
         })
         .await
     }
     async fn get_user(&self, name: &str) -> AwsResult<UserInfo> {
-        guard(&self.faults, "get_user", || self.inner.get_user(name)).await
+        guard(&self.faults, Op::GetUser, || self.inner.get_user(name)).await
     }
     async fn delete_user(&self, name: &str) -> AwsResult<()> {
-        guard(&self.faults, "delete_user", || self.inner.delete_user(name)).await
+        guard(&self.faults, Op::DeleteUser, || {
+            self.inner.delete_user(name)
+        })
+        .await
     }
     async fn attach_user_policy(&self, user: &str, arn: &str) -> AwsResult<()> {
-        guard(&self.faults, "attach_user_policy", || {
+        guard(&self.faults, Op::AttachUserPolicy, || {
             self.inner.attach_user_policy(user, arn)
         })
         .await
     }
     async fn detach_user_policy(&self, user: &str, arn: &str) -> AwsResult<()> {
-        guard(&self.faults, "detach_user_policy", || {
+        guard(&self.faults, Op::DetachUserPolicy, || {
             self.inner.detach_user_policy(user, arn)
         })
         .await
     }
     async fn list_attached_user_policies(&self, user: &str) -> AwsResult<Vec<String>> {
-        guard(&self.faults, "list_attached_user_policies", || {
+        guard(&self.faults, Op::ListAttachedUserPolicies, || {
             self.inner.list_attached_user_policies(user)
         })
         .await
@@ -450,13 +394,13 @@ impl<I: Users> Users for FaultyIam<I> {
 
 impl<I: AccessKeys> AccessKeys for FaultyIam<I> {
     async fn create_access_key(&self, user: &str) -> AwsResult<NewAccessKey> {
-        guard(&self.faults, "create_access_key", || {
+        guard(&self.faults, Op::CreateAccessKey, || {
             self.inner.create_access_key(user)
         })
         .await
     }
     async fn list_access_keys(&self, user: &str) -> AwsResult<Vec<AccessKeyInfo>> {
-        guard(&self.faults, "list_access_keys", || {
+        guard(&self.faults, Op::ListAccessKeys, || {
             self.inner.list_access_keys(user)
         })
         .await
@@ -467,19 +411,19 @@ impl<I: AccessKeys> AccessKeys for FaultyIam<I> {
         key_id: &str,
         status: KeyStatus,
     ) -> AwsResult<()> {
-        guard(&self.faults, "set_access_key_status", || {
+        guard(&self.faults, Op::SetAccessKeyStatus, || {
             self.inner.set_access_key_status(user, key_id, status)
         })
         .await
     }
     async fn delete_access_key(&self, user: &str, key_id: &str) -> AwsResult<()> {
-        guard(&self.faults, "delete_access_key", || {
+        guard(&self.faults, Op::DeleteAccessKey, || {
             self.inner.delete_access_key(user, key_id)
         })
         .await
     }
     async fn access_key_last_used(&self, key_id: &str) -> AwsResult<Option<i64>> {
-        guard(&self.faults, "access_key_last_used", || {
+        guard(&self.faults, Op::AccessKeyLastUsed, || {
             self.inner.access_key_last_used(key_id)
         })
         .await
@@ -496,20 +440,20 @@ impl<S: Secrets> Secrets for FaultySecrets<S> {
         kms_key_id: Option<&str>,
         request_token: Option<&str>,
     ) -> AwsResult<String> {
-        guard(&self.faults, "create_secret", || {
+        guard(&self.faults, Op::CreateSecret, || {
             self.inner
                 .create_secret(name, description, text, tags, kms_key_id, request_token)
         })
         .await
     }
     async fn describe_secret(&self, name: &str) -> AwsResult<SecretDescription> {
-        guard(&self.faults, "describe_secret", || {
+        guard(&self.faults, Op::DescribeSecret, || {
             self.inner.describe_secret(name)
         })
         .await
     }
     async fn get_secret_value(&self, name: &str, stage: &str) -> AwsResult<SecretValue> {
-        guard(&self.faults, "get_secret_value", || {
+        guard(&self.faults, Op::GetSecretValue, || {
             self.inner.get_secret_value(name, stage)
         })
         .await
@@ -521,7 +465,7 @@ impl<S: Secrets> Secrets for FaultySecrets<S> {
         stages: &[&str],
         token: &str,
     ) -> AwsResult<String> {
-        guard(&self.faults, "put_secret_value", || {
+        guard(&self.faults, Op::PutSecretValue, || {
             self.inner.put_secret_value(name, text, stages, token)
         })
         .await
@@ -533,43 +477,43 @@ impl<S: Secrets> Secrets for FaultySecrets<S> {
         to: &str,
         from: Option<&str>,
     ) -> AwsResult<()> {
-        guard(&self.faults, "move_stage", || {
+        guard(&self.faults, Op::MoveStage, || {
             self.inner.move_stage(name, stage, to, from)
         })
         .await
     }
     async fn remove_stage(&self, name: &str, stage: &str, from: &str) -> AwsResult<()> {
-        guard(&self.faults, "remove_stage", || {
+        guard(&self.faults, Op::RemoveStage, || {
             self.inner.remove_stage(name, stage, from)
         })
         .await
     }
     async fn put_resource_policy(&self, name: &str, policy: &Value) -> AwsResult<()> {
-        guard(&self.faults, "put_resource_policy", || {
+        guard(&self.faults, Op::PutResourcePolicy, || {
             self.inner.put_resource_policy(name, policy)
         })
         .await
     }
     async fn tag_secret(&self, name: &str, tags: &Tags) -> AwsResult<()> {
-        guard(&self.faults, "tag_secret", || {
+        guard(&self.faults, Op::TagSecret, || {
             self.inner.tag_secret(name, tags)
         })
         .await
     }
     async fn delete_secret(&self, name: &str, recovery_days: Option<i64>) -> AwsResult<()> {
-        guard(&self.faults, "delete_secret", || {
+        guard(&self.faults, Op::DeleteSecret, || {
             self.inner.delete_secret(name, recovery_days)
         })
         .await
     }
     async fn restore_secret(&self, name: &str) -> AwsResult<()> {
-        guard(&self.faults, "restore_secret", || {
+        guard(&self.faults, Op::RestoreSecret, || {
             self.inner.restore_secret(name)
         })
         .await
     }
     async fn list_secrets(&self, prefix: &str) -> AwsResult<Vec<SecretSummary>> {
-        guard(&self.faults, "list_secrets", || {
+        guard(&self.faults, Op::ListSecrets, || {
             self.inner.list_secrets(prefix)
         })
         .await
@@ -578,52 +522,52 @@ impl<S: Secrets> Secrets for FaultySecrets<S> {
 
 impl<I: Inventory> Inventory for FaultyIam<I> {
     async fn list_roles(&self) -> AwsResult<Vec<RoleSummary>> {
-        guard(&self.faults, "list_roles", || self.inner.list_roles()).await
+        guard(&self.faults, Op::ListRoles, || self.inner.list_roles()).await
     }
     async fn role_usage(&self, name: &str) -> AwsResult<RoleUsage> {
-        guard(&self.faults, "role_usage", || self.inner.role_usage(name)).await
+        guard(&self.faults, Op::RoleUsage, || self.inner.role_usage(name)).await
     }
     async fn list_users(&self) -> AwsResult<Vec<UserInfo>> {
-        guard(&self.faults, "list_users", || self.inner.list_users()).await
+        guard(&self.faults, Op::ListUsers, || self.inner.list_users()).await
     }
     async fn list_user_policies(&self, user: &str) -> AwsResult<Vec<String>> {
-        guard(&self.faults, "list_user_policies", || {
+        guard(&self.faults, Op::ListUserPolicies, || {
             self.inner.list_user_policies(user)
         })
         .await
     }
     async fn get_user_policy(&self, user: &str, policy_name: &str) -> AwsResult<Value> {
-        guard(&self.faults, "get_user_policy", || {
+        guard(&self.faults, Op::GetUserPolicy, || {
             self.inner.get_user_policy(user, policy_name)
         })
         .await
     }
     async fn list_groups_for_user(&self, user: &str) -> AwsResult<Vec<String>> {
-        guard(&self.faults, "list_groups_for_user", || {
+        guard(&self.faults, Op::ListGroupsForUser, || {
             self.inner.list_groups_for_user(user)
         })
         .await
     }
     async fn list_group_policies(&self, group: &str) -> AwsResult<Vec<String>> {
-        guard(&self.faults, "list_group_policies", || {
+        guard(&self.faults, Op::ListGroupPolicies, || {
             self.inner.list_group_policies(group)
         })
         .await
     }
     async fn get_group_policy(&self, group: &str, policy_name: &str) -> AwsResult<Value> {
-        guard(&self.faults, "get_group_policy", || {
+        guard(&self.faults, Op::GetGroupPolicy, || {
             self.inner.get_group_policy(group, policy_name)
         })
         .await
     }
     async fn list_attached_group_policies(&self, group: &str) -> AwsResult<Vec<String>> {
-        guard(&self.faults, "list_attached_group_policies", || {
+        guard(&self.faults, Op::ListAttachedGroupPolicies, || {
             self.inner.list_attached_group_policies(group)
         })
         .await
     }
     async fn list_local_policies(&self, path_prefix: &str) -> AwsResult<Vec<PolicySummary>> {
-        guard(&self.faults, "list_local_policies", || {
+        guard(&self.faults, Op::ListLocalPolicies, || {
             self.inner.list_local_policies(path_prefix)
         })
         .await
@@ -632,7 +576,7 @@ impl<I: Inventory> Inventory for FaultyIam<I> {
 
 impl<S: Sts> Sts for FaultySts<S> {
     async fn caller_identity(&self) -> AwsResult<CallerIdentity> {
-        guard(&self.faults, "caller_identity", || {
+        guard(&self.faults, Op::CallerIdentity, || {
             self.inner.caller_identity()
         })
         .await
@@ -643,7 +587,7 @@ impl<S: Sts> Sts for FaultySts<S> {
         session: &str,
         external_id: Option<&str>,
     ) -> AwsResult<Credentials> {
-        guard(&self.faults, "assume_role", || {
+        guard(&self.faults, Op::AssumeRole, || {
             self.inner.assume_role(role_arn, session, external_id)
         })
         .await
@@ -665,22 +609,22 @@ mod tests {
     async fn a_fault_before_skips_the_call_and_fires_once_on_the_nth() {
         let f = Faults::new();
         let n = AtomicU32::new(0);
-        f.arm("move_stage", 2, When::Before);
-        assert_eq!(guard(&f, "move_stage", || write(&n)).await, Ok(1));
-        assert_eq!(guard(&f, "remove_stage", || write(&n)).await, Ok(2));
+        f.arm(Op::MoveStage, 2, When::Before);
+        assert_eq!(guard(&f, Op::MoveStage, || write(&n)).await, Ok(1));
+        assert_eq!(guard(&f, Op::RemoveStage, || write(&n)).await, Ok(2));
         assert!(!f.fired());
-        let e = guard(&f, "move_stage", || write(&n)).await.unwrap_err();
-        assert_eq!(e, injected("move_stage"));
+        let e = guard(&f, Op::MoveStage, || write(&n)).await.unwrap_err();
+        assert_eq!(e, injected(Op::MoveStage));
         assert_eq!(n.load(Ordering::SeqCst), 2, "the faulted call was not made");
         assert!(f.fired());
         assert_eq!(
-            guard(&f, "move_stage", || write(&n)).await,
+            guard(&f, Op::MoveStage, || write(&n)).await,
             Ok(3),
             "once only"
         );
         assert_eq!(
             f.calls(),
-            ["move_stage", "remove_stage", "move_stage", "move_stage"]
+            [Op::MoveStage, Op::RemoveStage, Op::MoveStage, Op::MoveStage]
         );
         f.clear_calls();
         assert!(f.calls().is_empty());
@@ -690,8 +634,8 @@ mod tests {
     async fn a_fault_after_makes_the_call_then_fails() {
         let f = Faults::new();
         let n = AtomicU32::new(0);
-        f.arm("put_secret_value", 1, When::After);
-        let e = guard(&f, "put_secret_value", || write(&n))
+        f.arm(Op::PutSecretValue, 1, When::After);
+        let e = guard(&f, Op::PutSecretValue, || write(&n))
             .await
             .unwrap_err();
         assert_eq!(e.to_string(), "put_secret_value: injected fault");
@@ -703,29 +647,21 @@ mod tests {
     async fn disarm_and_rearm() {
         let f = Faults::new();
         let n = AtomicU32::new(0);
-        f.arm("tag_secret", 1, When::Before);
+        f.arm(Op::TagSecret, 1, When::Before);
         f.disarm();
-        assert!(guard(&f, "tag_secret", || write(&n)).await.is_ok());
+        assert!(guard(&f, Op::TagSecret, || write(&n)).await.is_ok());
         assert!(!f.fired());
-        f.arm("tag_secret", 1, When::Before);
+        f.arm(Op::TagSecret, 1, When::Before);
         let clone = f.clone();
-        assert!(guard(&clone, "tag_secret", || write(&n)).await.is_err());
+        assert!(guard(&clone, Op::TagSecret, || write(&n)).await.is_err());
         assert!(f.fired(), "clones share the fault");
-        f.arm("tag_secret", 1, When::After);
+        f.arm(Op::TagSecret, 1, When::After);
         assert!(!f.fired(), "arming resets fired");
     }
 
     #[test]
-    #[should_panic(expected = "no port operation")]
-    fn an_unknown_operation_is_refused() {
-        Faults::new().arm("put_secret", 1, When::Before);
-    }
-
-    #[test]
-    fn the_op_names_are_unique() {
-        let mut ops = OPS.to_vec();
-        ops.sort_unstable();
-        ops.dedup();
-        assert_eq!(ops.len(), OPS.len());
+    #[should_panic(expected = "1-based")]
+    fn nth_zero_is_refused() {
+        Faults::new().arm(Op::PutSecretValue, 0, When::Before);
     }
 }

@@ -3,95 +3,117 @@
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-/// What went wrong with an AWS call, in the terms callers decide on: a delete of something
-/// `NotFound` is done, a create that is `AlreadyExists` may be ours from an earlier attempt.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AwsError {
-    #[error("{operation}: not found: {message}")]
-    NotFound {
-        operation: &'static str,
-        message: String,
-    },
-    #[error("{operation}: already exists: {message}")]
-    AlreadyExists {
-        operation: &'static str,
-        message: String,
-    },
-    #[error("{operation}: limit exceeded: {message}")]
-    LimitExceeded {
-        operation: &'static str,
-        message: String,
-    },
-    #[error("{operation}: throttled: {message}")]
-    Throttled {
-        operation: &'static str,
-        message: String,
-    },
-    #[error("{operation}: access denied: {message}")]
-    AccessDenied {
-        operation: &'static str,
-        message: String,
-    },
-    #[error("{operation}: invalid request: {message}")]
-    Invalid {
-        operation: &'static str,
-        message: String,
-    },
-    #[error("{operation}: {message}")]
-    Other {
-        operation: &'static str,
-        message: String,
-    },
+/// What kind of refusal an AWS call met, in the terms callers decide on: a delete of
+/// something `NotFound` is done, a create that is `AlreadyExists` may be ours from an
+/// earlier attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    NotFound,
+    AlreadyExists,
+    LimitExceeded,
+    Throttled,
+    AccessDenied,
+    Invalid,
+    Other,
 }
 
+impl ErrorKind {
+    /// The words `Display` puts between the operation and the message (none for `Other`).
+    fn label(self) -> Option<&'static str> {
+        match self {
+            Self::NotFound => Some("not found"),
+            Self::AlreadyExists => Some("already exists"),
+            Self::LimitExceeded => Some("limit exceeded"),
+            Self::Throttled => Some("throttled"),
+            Self::AccessDenied => Some("access denied"),
+            Self::Invalid => Some("invalid request"),
+            Self::Other => None,
+        }
+    }
+}
+
+/// An AWS call that failed: which operation (e.g. `iam:CreateRole`), what kind of
+/// refusal, and the service's message.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AwsError {
+    pub operation: &'static str,
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl std::fmt::Display for AwsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.kind.label() {
+            Some(label) => write!(f, "{}: {label}: {}", self.operation, self.message),
+            None => write!(f, "{}: {}", self.operation, self.message),
+        }
+    }
+}
+
+/// Written as the enum this type was (`NotFound { operation: .., message: .. }`), so
+/// logs and reports that show it read as they did.
+impl std::fmt::Debug for AwsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct(&format!("{:?}", self.kind))
+            .field("operation", &self.operation)
+            .field("message", &self.message)
+            .finish()
+    }
+}
+
+impl std::error::Error for AwsError {}
+
 impl AwsError {
-    pub fn is_not_found(&self) -> bool {
-        matches!(self, Self::NotFound { .. })
-    }
-
-    pub fn is_already_exists(&self) -> bool {
-        matches!(self, Self::AlreadyExists { .. })
-    }
-
-    pub fn other(operation: &'static str, message: impl Into<String>) -> Self {
-        Self::Other {
+    pub fn new(operation: &'static str, kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
             operation,
+            kind,
             message: message.into(),
         }
     }
 
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.kind == ErrorKind::NotFound
+    }
+
+    pub fn is_already_exists(&self) -> bool {
+        self.kind == ErrorKind::AlreadyExists
+    }
+
+    pub fn other(operation: &'static str, message: impl Into<String>) -> Self {
+        Self::new(operation, ErrorKind::Other, message)
+    }
+
     /// Maps an error code of IAM, STS or Secrets Manager.
     pub fn from_code(operation: &'static str, code: Option<&str>, message: String) -> Self {
-        match code.unwrap_or_default() {
-            "NoSuchEntity" | "ResourceNotFoundException" => Self::NotFound { operation, message },
-            "EntityAlreadyExists" | "ResourceExistsException" => {
-                Self::AlreadyExists { operation, message }
-            }
-            "LimitExceeded" | "LimitExceededException" => {
-                Self::LimitExceeded { operation, message }
-            }
+        let kind = match code.unwrap_or_default() {
+            "NoSuchEntity" | "ResourceNotFoundException" => ErrorKind::NotFound,
+            "EntityAlreadyExists" | "ResourceExistsException" => ErrorKind::AlreadyExists,
+            "LimitExceeded" | "LimitExceededException" => ErrorKind::LimitExceeded,
             "Throttling" | "ThrottlingException" | "TooManyRequestsException" => {
-                Self::Throttled { operation, message }
+                ErrorKind::Throttled
             }
             "AccessDenied"
             | "AccessDeniedException"
             | "UnauthorizedOperation"
             | "InvalidClientTokenId"
             | "ExpiredToken"
-            | "SignatureDoesNotMatch" => Self::AccessDenied { operation, message },
+            | "SignatureDoesNotMatch" => ErrorKind::AccessDenied,
             "MalformedPolicyDocument"
             | "InvalidInput"
             | "ValidationError"
             | "InvalidParameterException"
             | "InvalidRequestException"
             | "InvalidParameterValue"
-            | "PackedPolicyTooLarge" => Self::Invalid { operation, message },
-            "" => Self::Other { operation, message },
-            code => Self::Other {
-                operation,
-                message: format!("{code}: {message}"),
-            },
-        }
+            | "PackedPolicyTooLarge" => ErrorKind::Invalid,
+            "" => ErrorKind::Other,
+            code => return Self::other(operation, format!("{code}: {message}")),
+        };
+        Self::new(operation, kind, message)
     }
 }
 
@@ -146,14 +168,45 @@ mod tests {
         assert!(e("ResourceNotFoundException").is_not_found());
         assert!(e("EntityAlreadyExists").is_already_exists());
         assert!(e("ResourceExistsException").is_already_exists());
-        assert!(matches!(e("LimitExceeded"), AwsError::LimitExceeded { .. }));
-        assert!(matches!(e("Throttling"), AwsError::Throttled { .. }));
-        assert!(matches!(e("AccessDenied"), AwsError::AccessDenied { .. }));
-        assert!(matches!(
-            e("MalformedPolicyDocument"),
-            AwsError::Invalid { .. }
-        ));
+        assert_eq!(e("LimitExceeded").kind(), ErrorKind::LimitExceeded);
+        assert_eq!(e("Throttling").kind(), ErrorKind::Throttled);
+        assert_eq!(e("AccessDenied").kind(), ErrorKind::AccessDenied);
+        assert_eq!(e("MalformedPolicyDocument").kind(), ErrorKind::Invalid);
+        assert_eq!(e("Weird").kind(), ErrorKind::Other);
         assert_eq!(e("Weird").to_string(), "iam:X: Weird: m");
         assert_eq!(e("NoSuchEntity").to_string(), "iam:X: not found: m");
+    }
+
+    #[test]
+    fn display_and_debug_read_as_before() {
+        let e = |k| AwsError::new("sts:AssumeRole", k, "m");
+        let shown: Vec<String> = [
+            ErrorKind::NotFound,
+            ErrorKind::AlreadyExists,
+            ErrorKind::LimitExceeded,
+            ErrorKind::Throttled,
+            ErrorKind::AccessDenied,
+            ErrorKind::Invalid,
+            ErrorKind::Other,
+        ]
+        .into_iter()
+        .map(|k| e(k).to_string())
+        .collect();
+        assert_eq!(
+            shown,
+            [
+                "sts:AssumeRole: not found: m",
+                "sts:AssumeRole: already exists: m",
+                "sts:AssumeRole: limit exceeded: m",
+                "sts:AssumeRole: throttled: m",
+                "sts:AssumeRole: access denied: m",
+                "sts:AssumeRole: invalid request: m",
+                "sts:AssumeRole: m",
+            ]
+        );
+        assert_eq!(
+            format!("{:?}", e(ErrorKind::AccessDenied)),
+            r#"AccessDenied { operation: "sts:AssumeRole", message: "m" }"#
+        );
     }
 }

@@ -11,7 +11,7 @@ use trustlink_domain::SecretAccessKey;
 use crate::error::map_sdk;
 use crate::ports::AwsResult as Result;
 use crate::ports::*;
-use crate::AwsError;
+use crate::{AwsError, NotFoundExt};
 
 /// The IAM of one account. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -317,18 +317,15 @@ impl Policies for IamAdapter {
     }
 
     async fn policy_exists(&self, arn: &str) -> Result<bool> {
-        match self
+        Ok(self
             .client
             .get_policy()
             .policy_arn(arn)
             .send()
             .await
             .map_err(map_sdk("iam:GetPolicy"))
-        {
-            Ok(_) => Ok(true),
-            Err(e) if e.is_not_found() => Ok(false),
-            Err(e) => Err(e),
-        }
+            .optional()?
+            .is_some())
     }
 
     async fn get_policy_document(&self, arn: &str) -> Result<Value> {
@@ -409,18 +406,14 @@ impl IamAdapter {
     }
 
     async fn delete_version(&self, arn: &str, version: &str) -> Result<()> {
-        match self
-            .client
+        self.client
             .delete_policy_version()
             .policy_arn(arn)
             .version_id(version)
             .send()
             .await
             .map_err(map_sdk("iam:DeletePolicyVersion"))
-        {
-            Err(e) if !e.is_not_found() => Err(e),
-            _ => Ok(()),
-        }
+            .ok_if_not_found()
     }
 }
 

@@ -6,13 +6,16 @@ pub mod config;
 mod error;
 mod iam;
 pub mod logging;
+mod not_found;
+mod op;
 pub mod ports;
 mod secrets;
 mod sts;
 
 pub use accounts::{AccountAccess, DEFAULT_ADMIN_ROLE_NAME};
 pub use config::load_sdk_config;
-pub use error::AwsError;
+pub use error::{AwsError, ErrorKind};
 pub use iam::IamAdapter;
+pub use not_found::NotFoundExt;
 pub use secrets::SecretsAdapter;
 pub use sts::StsAdapter;

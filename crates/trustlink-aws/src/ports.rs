@@ -10,6 +10,8 @@ use trustlink_domain::{SecretAccessKey, SecretText, SessionToken};
 
 use crate::AwsError;
 
+pub use crate::op::Op;
+
 pub type AwsResult<T> = std::result::Result<T, AwsError>;
 
 /// A role to create. Its `Debug` withholds the trust policy (it names external IDs).
@@ -205,7 +207,7 @@ pub struct NewAccessKey {
 }
 
 pub trait AccessKeys: Send + Sync {
-    /// IAM allows two keys per user; a third surfaces as [`AwsError::LimitExceeded`].
+    /// IAM allows two keys per user; a third surfaces as [`crate::ErrorKind::LimitExceeded`].
     fn create_access_key(&self, user: &str)
         -> impl Future<Output = AwsResult<NewAccessKey>> + Send;
     fn list_access_keys(

@@ -10,7 +10,7 @@ use trustlink_domain::SecretText;
 use crate::error::map_sdk;
 use crate::ports::AwsResult as Result;
 use crate::ports::*;
-use crate::AwsError;
+use crate::{AwsError, ErrorKind};
 
 #[derive(Clone, Debug)]
 pub struct SecretsAdapter {
@@ -139,10 +139,11 @@ impl Secrets for SecretsAdapter {
             Ok(out) => out,
             // Secrets Manager refuses to read a secret scheduled for deletion: to a reader
             // it is gone.
-            Err(AwsError::Invalid { operation, message })
-                if self.scheduled_for_deletion(name).await =>
-            {
-                return Err(AwsError::NotFound { operation, message })
+            Err(e) if e.kind() == ErrorKind::Invalid && self.scheduled_for_deletion(name).await => {
+                return Err(AwsError {
+                    kind: ErrorKind::NotFound,
+                    ..e
+                })
             }
             Err(e) => return Err(e),
         };
@@ -240,7 +241,9 @@ impl Secrets for SecretsAdapter {
         {
             Ok(_) => Ok(()),
             // Already scheduled for deletion (a duplicate Delete got here first): done.
-            Err(AwsError::Invalid { .. }) if self.scheduled_for_deletion(name).await => Ok(()),
+            Err(e) if e.kind() == ErrorKind::Invalid && self.scheduled_for_deletion(name).await => {
+                Ok(())
+            }
             Err(e) => Err(e),
         }
     }
