@@ -6,6 +6,8 @@ pub mod config;
 mod error;
 mod iam;
 pub mod logging;
+#[cfg(feature = "test-util")]
+pub mod memory;
 mod not_found;
 mod op;
 pub mod ports;
@@ -16,6 +18,8 @@ pub use accounts::{AccountAccess, DEFAULT_ADMIN_ROLE_NAME};
 pub use config::load_sdk_config;
 pub use error::{AwsError, ErrorKind};
 pub use iam::IamAdapter;
+#[cfg(feature = "test-util")]
+pub use memory::MemoryCloud;
 pub use not_found::NotFoundExt;
 pub use secrets::SecretsAdapter;
 pub use sts::StsAdapter;
