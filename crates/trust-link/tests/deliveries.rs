@@ -11,28 +11,18 @@ use futures::future::join_all;
 use serde_json::{json, Value};
 use trustlink_aws::ports::{AccessKeys, Policies, Roles, Secrets, Users, AWSCURRENT};
 use trustlink_aws::AccountAccess;
-use trustlink_domain::AccountId;
 use trustlink_tests::cfn::{self, CloudFormation, URL_SIGNATURE};
+use trustlink_tests::fixtures::{access, account, reason, status, TRUSTED, TRUSTING};
 use trustlink_tests::function::{assert_json_lines, Function};
 use trustlink_tests::lambda_api::{Outcome, RuntimeApi};
 use trustlink_tests::latency::LatencyProxy;
 use trustlink_tests::*;
 
-const TRUSTING: &str = "111122223333";
-const TRUSTED: &str = "444455556666";
 const INVOCATION: Duration = Duration::from_secs(180);
 /// What every AWS call costs on AWS, roughly; moto answers in about a millisecond.
 const LATENCY: Duration = Duration::from_millis(50);
 /// Deliveries of one request started at once.
 const DUPLICATES: usize = 3;
-
-fn account(id: &str) -> AccountId {
-    AccountId::parse("account", id).unwrap()
-}
-
-async fn access() -> AccountAccess {
-    AccountAccess::new(hub_config().await, trustlink_aws::DEFAULT_ADMIN_ROLE_NAME)
-}
 
 /// The Lambda side: a runtime API, CloudFormation's ResponseURL server, AWS behind a
 /// latency proxy, and `n` function processes polling for events (Lambda runs one instance
@@ -100,14 +90,6 @@ impl Stage {
     fn output(self) -> String {
         self.functions.into_iter().map(Function::stop).collect()
     }
-}
-
-fn status(r: &Value) -> &str {
-    r["Status"].as_str().unwrap_or_default()
-}
-
-fn reason(r: &Value) -> &str {
-    r["Reason"].as_str().unwrap_or_default()
 }
 
 /// Every answer SUCCESS, all with the same physical id and Data.

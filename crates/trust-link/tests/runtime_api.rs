@@ -10,14 +10,12 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use trustlink_aws::ports::{Roles, Secrets, Users, AWSCURRENT};
 use trustlink_aws::AccountAccess;
-use trustlink_domain::AccountId;
 use trustlink_tests::cfn::{CloudFormation, URL_SIGNATURE};
+use trustlink_tests::fixtures::{account, reason, status, TRUSTED, TRUSTING};
 use trustlink_tests::function::{assert_json_lines, Function};
 use trustlink_tests::lambda_api::{Outcome, RuntimeApi};
 use trustlink_tests::*;
 
-const TRUSTING: &str = "111122223333";
-const TRUSTED: &str = "444455556666";
 /// The external ID of `events/trust-link/create.json`.
 const EXTERNAL_ID: &str = "UniqueExternalId12345";
 /// How long each invocation may take (the function's Lambda timeout in the template is longer;
@@ -60,18 +58,6 @@ fn function_process_env(api: &RuntimeApi, endpoint: Option<String>) -> Vec<(Stri
     ));
     env.push(("RUST_LOG".into(), "trace".into()));
     env
-}
-
-fn status(r: &Value) -> &str {
-    r["Status"].as_str().unwrap_or_default()
-}
-
-fn reason(r: &Value) -> &str {
-    r["Reason"].as_str().unwrap_or_default()
-}
-
-fn account(id: &str) -> AccountId {
-    AccountId::parse("account", id).unwrap()
 }
 
 /// Sends `event` through the runtime API as request `id` and returns the one response
