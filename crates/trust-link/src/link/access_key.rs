@@ -4,11 +4,10 @@ use std::collections::BTreeMap;
 
 use tracing::info;
 use trustlink_aws::ports::{AccessKeys, Cloud, KeyStatus, Secrets, AWSCURRENT};
-use trustlink_aws::ErrorKind;
+use trustlink_aws::{ErrorKind, NotFoundExt};
 use trustlink_domain::record::{self, tag, AccessKeySecret};
 use trustlink_domain::{ExternalId, Principal};
 
-use super::delete::ignore_not_found;
 use super::link_secret::secret_read_policy;
 use super::plan::Plan;
 use super::undo::Undo;
@@ -99,7 +98,9 @@ impl<C: Cloud> LinkService<C> {
         let arn = match stored {
             Err(LinkError::Race(what)) => {
                 // Not rolled back with the rest: a retry adopts the other delivery's key.
-                ignore_not_found(iam.delete_access_key(user, &value.access_key_id).await)
+                iam.delete_access_key(user, &value.access_key_id)
+                    .await
+                    .ok_if_not_found()
                     .at("iam:DeleteAccessKey")?;
                 undo.retain(
                     |u| !matches!(u, Undo::AccessKey { id, .. } if *id == value.access_key_id),
@@ -195,10 +196,12 @@ async fn read_key_secret<S: Secrets>(secrets: &S, name: &str) -> Result<KeySecre
         Err(e) if e.is_not_found() => return Ok(KeySecret::Absent),
         Err(e) => return Err(e).at("secretsmanager:DescribeSecret"),
     };
-    let stored = match secrets.get_secret_value(name, AWSCURRENT).await {
-        Ok(v) => Some(AccessKeySecret::parse(&v.text).map_err(LinkError::Conflict)?),
-        Err(e) if e.is_not_found() => None,
-        Err(e) => return Err(e).at("secretsmanager:GetSecretValue"),
-    };
+    let stored = secrets
+        .get_secret_value(name, AWSCURRENT)
+        .await
+        .optional()
+        .at("secretsmanager:GetSecretValue")?
+        .map(|v| AccessKeySecret::parse(&v.text).map_err(LinkError::Conflict))
+        .transpose()?;
     Ok(KeySecret::Live { arn, stored })
 }

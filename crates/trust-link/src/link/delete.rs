@@ -6,21 +6,13 @@ use tracing::{info, warn};
 use trustlink_aws::ports::{
     AccessKeys, Cloud, Policies, Roles, Secrets, Users, AWSCURRENT, AWSPENDING, AWSPREVIOUS,
 };
-use trustlink_aws::AwsError;
+use trustlink_aws::{AwsError, NotFoundExt};
 use trustlink_domain::record::{self, tag, AccessKeySecret, LinkRecord};
 use trustlink_domain::Principal;
 
 use super::grant::detach_grant;
 use super::{erased, LinkService};
 use crate::error::{AtStep, LinkError};
-
-/// Gone counts as done.
-pub(super) fn ignore_not_found(r: Result<(), AwsError>) -> Result<(), AwsError> {
-    match r {
-        Err(e) if e.is_not_found() => Ok(()),
-        other => other,
-    }
-}
 
 impl<C: Cloud> LinkService<C> {
     /// Deletes what the link whose role ARN is `physical_id` owns. What is already gone counts
@@ -40,11 +32,11 @@ impl<C: Cloud> LinkService<C> {
             .iam(&account)
             .await
             .at("access the trusting account")?;
-        let role = match iam.get_role(&role_name).await {
-            Ok(r) => Some(r),
-            Err(e) if e.is_not_found() => None,
-            Err(e) => return Err(e).at("iam:GetRole"),
-        };
+        let role = iam
+            .get_role(&role_name)
+            .await
+            .optional()
+            .at("iam:GetRole")?;
         let link_name = link_name_hint
             .map(String::from)
             .or_else(|| role.as_ref().and_then(|r| r.tags.get(tag::LINK).cloned()));
@@ -106,7 +98,10 @@ impl<C: Cloud> LinkService<C> {
                 detach_grant(&iam, &rec.trusted_principal, grant)
                     .await
                     .at("detach the grant")?;
-                ignore_not_found(iam.delete_policy(grant).await).at("iam:DeletePolicy")?;
+                iam.delete_policy(grant)
+                    .await
+                    .ok_if_not_found()
+                    .at("iam:DeletePolicy")?;
                 info!(link, policy_arn = %grant, "deleted the grant");
             }
             if let (true, Principal::User { name, .. }) = (rec.user_created, principal) {
@@ -114,7 +109,10 @@ impl<C: Cloud> LinkService<C> {
                 info!(link, user = %rec.trusted_principal, "deleted the user the link created");
             }
         }
-        ignore_not_found(secrets.delete_secret(&name, Some(7)).await)
+        secrets
+            .delete_secret(&name, Some(7))
+            .await
+            .ok_if_not_found()
             .at("secretsmanager:DeleteSecret")?;
         info!(link, secret = %name, "scheduled the link's secrets for deletion");
         Ok(())
@@ -130,24 +128,27 @@ impl<C: Cloud> LinkService<C> {
     ) -> Result<(), LinkError> {
         let secrets = self.cloud.secrets();
         for stage in [AWSCURRENT, AWSPENDING, AWSPREVIOUS] {
-            match secrets.get_secret_value(secret_name, stage).await {
-                Ok(v) => {
-                    if let Ok(k) = AccessKeySecret::parse(&v.text) {
-                        let owner = if k.user_name.is_empty() {
-                            user
-                        } else {
-                            &k.user_name
-                        };
-                        ignore_not_found(iam.delete_access_key(owner, &k.access_key_id).await)
-                            .at("iam:DeleteAccessKey")?;
-                        info!(secret = secret_name, access_key_id = %k.access_key_id, "deleted an access key");
-                    }
-                }
-                Err(e) if e.is_not_found() => {}
-                Err(e) => return Err(e).at("secretsmanager:GetSecretValue"),
+            let value = secrets.get_secret_value(secret_name, stage).await;
+            let Some(v) = value.optional().at("secretsmanager:GetSecretValue")? else {
+                continue;
+            };
+            if let Ok(k) = AccessKeySecret::parse(&v.text) {
+                let owner = if k.user_name.is_empty() {
+                    user
+                } else {
+                    &k.user_name
+                };
+                iam.delete_access_key(owner, &k.access_key_id)
+                    .await
+                    .ok_if_not_found()
+                    .at("iam:DeleteAccessKey")?;
+                info!(secret = secret_name, access_key_id = %k.access_key_id, "deleted an access key");
             }
         }
-        ignore_not_found(secrets.delete_secret(secret_name, recovery_days).await)
+        secrets
+            .delete_secret(secret_name, recovery_days)
+            .await
+            .ok_if_not_found()
             .at("secretsmanager:DeleteSecret")?;
         Ok(())
     }
@@ -157,26 +158,30 @@ impl<C: Cloud> LinkService<C> {
 pub async fn delete_role_fully<I: Roles>(iam: &I, name: &str) -> Result<(), AwsError> {
     let run = async {
         for policy in iam.list_role_policies(name).await? {
-            ignore_not_found(iam.delete_role_policy(name, &policy).await)?;
+            iam.delete_role_policy(name, &policy)
+                .await
+                .ok_if_not_found()?;
         }
         for arn in iam.list_attached_role_policies(name).await? {
-            ignore_not_found(iam.detach_role_policy(name, &arn).await)?;
+            iam.detach_role_policy(name, &arn).await.ok_if_not_found()?;
         }
         iam.delete_role(name).await
     };
-    ignore_not_found(run.await)
+    run.await.ok_if_not_found()
 }
 
 /// A user with its keys and attached policies.
 pub async fn delete_user_fully<I: Users + AccessKeys>(iam: &I, name: &str) -> Result<(), AwsError> {
     let run = async {
         for key in iam.list_access_keys(name).await? {
-            ignore_not_found(iam.delete_access_key(name, &key.id).await)?;
+            iam.delete_access_key(name, &key.id)
+                .await
+                .ok_if_not_found()?;
         }
         for arn in iam.list_attached_user_policies(name).await? {
-            ignore_not_found(iam.detach_user_policy(name, &arn).await)?;
+            iam.detach_user_policy(name, &arn).await.ok_if_not_found()?;
         }
         iam.delete_user(name).await
     };
-    ignore_not_found(run.await)
+    run.await.ok_if_not_found()
 }

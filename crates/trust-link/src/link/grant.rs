@@ -3,7 +3,7 @@
 
 use tracing::info;
 use trustlink_aws::ports::{Cloud, Policies, Roles, Users};
-use trustlink_aws::AwsError;
+use trustlink_aws::{AwsError, NotFoundExt};
 use trustlink_domain::policy;
 use trustlink_domain::record;
 use trustlink_domain::Principal;
@@ -12,7 +12,6 @@ use super::plan::Plan;
 use super::undo::Undo;
 use super::LinkService;
 use crate::error::{AtStep, LinkError};
-use crate::link::delete::ignore_not_found;
 
 impl<C: Cloud> LinkService<C> {
     /// The grant policy's ARN (also when the link has none: retiring an old one needs it).
@@ -98,11 +97,8 @@ async fn grant_attached<I: Users + Roles>(
         Principal::Role { name, .. } => iam.list_attached_role_policies(name).await,
         Principal::Account { .. } => return Ok(true),
     };
-    match attached {
-        Ok(list) => Ok(list.iter().any(|a| a == arn)),
-        Err(e) if e.is_not_found() => Ok(false),
-        Err(e) => Err(e).at("list the principal's policies"),
-    }
+    let attached = attached.optional().at("list the principal's policies")?;
+    Ok(attached.is_some_and(|list| list.iter().any(|a| a == arn)))
 }
 
 async fn attach_grant<I: Users + Roles>(
@@ -131,10 +127,10 @@ pub(super) async fn detach_grant<I: Users + Roles>(
 ) -> Result<(), AwsError> {
     match Principal::parse("p", principal_arn) {
         Ok(Principal::User { name, .. }) => {
-            ignore_not_found(iam.detach_user_policy(&name, arn).await)
+            iam.detach_user_policy(&name, arn).await.ok_if_not_found()
         }
         Ok(Principal::Role { name, .. }) => {
-            ignore_not_found(iam.detach_role_policy(&name, arn).await)
+            iam.detach_role_policy(&name, arn).await.ok_if_not_found()
         }
         _ => Ok(()),
     }

@@ -5,11 +5,11 @@ use std::collections::BTreeSet;
 
 use tracing::info;
 use trustlink_aws::ports::{Cloud, Roles};
+use trustlink_aws::NotFoundExt;
 
 use super::plan::Plan;
 use super::LinkService;
 use crate::error::{AtStep, LinkError};
-use crate::link::delete::ignore_not_found;
 
 impl<C: Cloud> LinkService<C> {
     pub(super) async fn permissions(&self, plan: &Plan<'_, C>) -> Result<(), LinkError> {
@@ -30,7 +30,10 @@ impl<C: Cloud> LinkService<C> {
             info!(link, policy_arn = %arn, "attached a managed policy");
         }
         for arn in attached.difference(&wanted) {
-            ignore_not_found(iam.detach_role_policy(role, arn).await).at("iam:DetachRolePolicy")?;
+            iam.detach_role_policy(role, arn)
+                .await
+                .ok_if_not_found()
+                .at("iam:DetachRolePolicy")?;
             info!(link, policy_arn = %arn, "detached a managed policy");
         }
         let inline: BTreeSet<String> = iam
@@ -48,7 +51,9 @@ impl<C: Cloud> LinkService<C> {
             .iter()
             .filter(|n| !spec.inline_policies.contains_key(*n))
         {
-            ignore_not_found(iam.delete_role_policy(role, name).await)
+            iam.delete_role_policy(role, name)
+                .await
+                .ok_if_not_found()
                 .at("iam:DeleteRolePolicy")?;
             info!(link, policy = %name, "deleted an inline policy");
         }

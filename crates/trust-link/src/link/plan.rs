@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use trustlink_aws::ports::{Cloud, RoleInfo, Roles, Secrets, AWSCURRENT, AWSPENDING, AWSPREVIOUS};
+use trustlink_aws::NotFoundExt;
 use trustlink_domain::policy;
 use trustlink_domain::record::{self, tag, ExternalIdSecret, LinkRecord};
 use trustlink_domain::{AccountId, ExternalId, LinkSpec};
@@ -179,10 +180,13 @@ async fn link_role<I: Roles>(
     trusting: &AccountId,
     role_arn: &str,
 ) -> Result<Option<RoleInfo>, LinkError> {
-    let role = match iam.get_role(spec.role_name()).await {
-        Ok(r) => r,
-        Err(e) if e.is_not_found() => return Ok(None),
-        Err(e) => return Err(e).at("iam:GetRole"),
+    let Some(role) = iam
+        .get_role(spec.role_name())
+        .await
+        .optional()
+        .at("iam:GetRole")?
+    else {
+        return Ok(None);
     };
     if role.tags.get(tag::LINK) != Some(&spec.link_name) || role.arn != role_arn {
         return Err(LinkError::Conflict(format!(
@@ -257,14 +261,11 @@ async fn read_existing<S: Secrets>(secrets: &S, name: &str) -> Result<LinkSecret
     let current = ExternalIdSecret::parse(&current.text).map_err(LinkError::Conflict)?;
     let mut rotating = Vec::new();
     for stage in [AWSPENDING, AWSPREVIOUS] {
-        match secrets.get_secret_value(name, stage).await {
-            Ok(v) => {
-                if let Ok(s) = ExternalIdSecret::parse(&v.text) {
-                    rotating.push(s.external_id.expose().to_string());
-                }
+        let value = secrets.get_secret_value(name, stage).await;
+        if let Some(v) = value.optional().at("secretsmanager:GetSecretValue")? {
+            if let Ok(s) = ExternalIdSecret::parse(&v.text) {
+                rotating.push(s.external_id.expose().to_string());
             }
-            Err(e) if e.is_not_found() => {}
-            Err(e) => return Err(e).at("secretsmanager:GetSecretValue"),
         }
     }
     Ok(LinkSecret::Live(Box::new(Existing {

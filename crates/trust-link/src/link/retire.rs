@@ -4,10 +4,11 @@
 
 use tracing::info;
 use trustlink_aws::ports::{Cloud, Policies};
+use trustlink_aws::NotFoundExt;
 use trustlink_domain::record::{self, LinkRecord};
 use trustlink_domain::Principal;
 
-use super::delete::{delete_user_fully, ignore_not_found};
+use super::delete::delete_user_fully;
 use super::grant::detach_grant;
 use super::plan::Plan;
 use super::LinkService;
@@ -41,7 +42,11 @@ impl<C: Cloud> LinkService<C> {
                     .at("detach the previous grant")?;
             }
             if !keep {
-                ignore_not_found(prev_iam.delete_policy(old_grant).await).at("iam:DeletePolicy")?;
+                prev_iam
+                    .delete_policy(old_grant)
+                    .await
+                    .ok_if_not_found()
+                    .at("iam:DeletePolicy")?;
                 info!(link, policy_arn = %old_grant, "deleted the previous grant");
             }
         }

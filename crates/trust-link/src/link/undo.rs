@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use tracing::{info, warn};
 use trustlink_aws::ports::{AccessKeys, Cloud, Policies, Secrets, AWSCURRENT};
-use trustlink_aws::AwsError;
+use trustlink_aws::{AwsError, NotFoundExt};
 use trustlink_domain::record::ExternalIdSecret;
 use trustlink_domain::withheld::Withheld;
 use trustlink_domain::{AccountId, ExternalId, Principal};
 
-use super::delete::{delete_role_fully, delete_user_fully, ignore_not_found};
+use super::delete::{delete_role_fully, delete_user_fully};
 use super::grant::detach_grant;
 use super::LinkService;
 
@@ -105,14 +105,18 @@ impl<C: Cloud> LinkService<C> {
                     }
                     // Nothing of value was in it yet: delete without a recovery window.
                     Undo::Secret { name } => {
-                        ignore_not_found(secrets.delete_secret(name, None).await)
+                        secrets.delete_secret(name, None).await.ok_if_not_found()
                     }
                     Undo::RestoredSecret { name } => {
-                        ignore_not_found(secrets.delete_secret(name, Some(7)).await)
+                        secrets.delete_secret(name, Some(7)).await.ok_if_not_found()
                     }
-                    Undo::GrantPolicy { account, arn } => {
-                        ignore_not_found(self.cloud.iam(account).await?.delete_policy(arn).await)
-                    }
+                    Undo::GrantPolicy { account, arn } => self
+                        .cloud
+                        .iam(account)
+                        .await?
+                        .delete_policy(arn)
+                        .await
+                        .ok_if_not_found(),
                     Undo::GrantAttachment {
                         account,
                         principal,
@@ -129,13 +133,13 @@ impl<C: Cloud> LinkService<C> {
                             .set_policy_document(arn, document)
                             .await
                     }
-                    Undo::AccessKey { account, user, id } => ignore_not_found(
-                        self.cloud
-                            .iam(account)
-                            .await?
-                            .delete_access_key(user, id)
-                            .await,
-                    ),
+                    Undo::AccessKey { account, user, id } => self
+                        .cloud
+                        .iam(account)
+                        .await?
+                        .delete_access_key(user, id)
+                        .await
+                        .ok_if_not_found(),
                     Undo::SecretValue { name, value, tags } => {
                         secrets
                             .put_secret_value(
