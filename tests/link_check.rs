@@ -92,6 +92,11 @@ impl Stage {
 
     async fn ok(&mut self, event: Value) -> Value {
         match self.invoke(event.clone()).await {
+            // LINK_CHECK_SHOW=1 prints each command and its result (the docs' samples).
+            Outcome::Response(v) if std::env::var_os("LINK_CHECK_SHOW").is_some() => {
+                eprintln!("=== {event}\n{}", serde_json::to_string_pretty(&v).unwrap());
+                v
+            }
             Outcome::Response(v) => v,
             Outcome::Error(e) => panic!("{event} failed: {e}\n{}", self.function.text()),
         }
@@ -100,6 +105,9 @@ impl Stage {
     /// Stops the process; every line it printed is JSON (logs and EMF) and holds no secret.
     fn finish(self, secrets: &[String]) -> String {
         let output = self.function.stop();
+        if std::env::var_os("LINK_CHECK_SHOW").is_some() {
+            eprintln!("=== the binary printed:\n{output}");
+        }
         assert_json_lines(&output);
         let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
         assert_no_secret_in("the link-check binary's output", &output, &refs);

@@ -154,7 +154,15 @@ fn report(
     links: usize,
 ) -> AuditReport {
     for f in &found {
-        info!(kind = f.kind.as_str(), severity = ?f.severity, account = f.account, resource = f.resource, link = f.link, detail = f.detail, "audit finding");
+        info!(
+            kind = f.kind.as_str(),
+            severity = f.severity.as_str(),
+            account = f.account,
+            resource = f.resource,
+            link = f.link,
+            detail = f.detail,
+            "audit finding"
+        );
     }
     for e in &errors {
         warn!(

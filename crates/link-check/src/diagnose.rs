@@ -11,7 +11,7 @@ use trustlink_aws::AwsError;
 use trustlink_domain::evaluate::{
     evaluate_identity, evaluate_trust, Decision, FailReason, FailedCondition, RequestContext,
 };
-use trustlink_domain::policy::{self, ASSUME_ROLE};
+use trustlink_domain::policy::{self, ASSUME_ROLE, EXTERNAL_ID_KEY};
 use trustlink_domain::record::{self, role_of_arn};
 use trustlink_domain::AccountId;
 
@@ -77,6 +77,15 @@ impl Cause {
 pub enum Verdict {
     Allowed,
     Denied,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Allowed => "allowed",
+            Verdict::Denied => "denied",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -214,7 +223,15 @@ fn conclude(mut walk: Walk, req: &DiagnoseRequest, link: Option<String>) -> Diag
         source: req.source.clone(),
         not_seen,
     };
-    info!(verdict = ?d.verdict, cause = d.cause.map(Cause::as_str), caller = d.caller, role_arn = d.role_arn, link = d.link, source = d.source, "diagnosis");
+    info!(
+        verdict = d.verdict.as_str(),
+        cause = d.cause.map(Cause::as_str),
+        caller = d.caller,
+        role_arn = d.role_arn,
+        link = d.link,
+        source = d.source,
+        "diagnosis"
+    );
     d
 }
 
@@ -476,9 +493,20 @@ async fn identity_steps<C>(
     match evaluate_identity(&refs, &caller.ctx, ASSUME_ROLE, &req.role_arn) {
         Ok(d @ Decision::Allowed { .. }) => walk.pass("identity-policies", format!("the caller's policies allow sts:AssumeRole on the role: {d}")),
         Ok(d @ Decision::ExplicitDeny { .. }) => walk.fail("identity-policies", d.to_string(), Cause::ExplicitDeny, "a policy of the caller denies sts:AssumeRole on this role: remove or narrow that statement"),
+        Ok(Decision::ImplicitDeny { near_misses }) if only_external_id(&near_misses) => walk.checks.push(Check::new("identity-policies", false, "the caller's policies allow sts:AssumeRole on the role only with the right external ID (their own sts:ExternalId condition)")),
         Ok(d) => walk.fail("identity-policies", format!("none of the caller's {} policies allows sts:AssumeRole on {}: {d}", documents.len(), req.role_arn), Cause::CallerNotGranted, grant_fix(*kind, name, &req.role_arn)),
         Err(e) => walk.checks.push(Check::new("identity-policies", false, format!("a policy of the caller cannot be evaluated: {e}"))),
     }
+}
+
+/// Whether every near miss failed only on `sts:ExternalId` (a grant with the link's ID).
+fn only_external_id(near_misses: &[trustlink_domain::evaluate::NearMiss]) -> bool {
+    !near_misses.is_empty()
+        && near_misses.iter().all(|m| {
+            m.failed
+                .iter()
+                .all(|f| f.condition.key.eq_ignore_ascii_case(EXTERNAL_ID_KEY))
+        })
 }
 
 fn grant_fix(kind: IdentityKind, name: &str, role_arn: &str) -> String {

@@ -27,6 +27,16 @@ pub enum Outcome {
     Gated,
 }
 
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+            Outcome::Gated => "gated",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct LinkResult {
     pub link: String,
@@ -80,7 +90,12 @@ pub async fn run<C: Cloud>(
             .filter(|c| !c.ok)
             .map(|c| c.name.as_str())
             .collect();
-        info!(link = r.link, result = ?r.result, failed = failed.join(","), "verify result");
+        info!(
+            link = r.link,
+            result = r.result.as_str(),
+            failed = failed.join(","),
+            "verify result"
+        );
     }
     let count = |o| results.iter().filter(|r| r.result == o).count();
     let summary = VerifySummary {
