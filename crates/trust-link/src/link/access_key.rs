@@ -6,9 +6,9 @@ use tracing::info;
 use trustlink_aws::ports::{AccessKeys, Cloud, KeyStatus, Secrets, AWSCURRENT};
 use trustlink_aws::{ErrorKind, NotFoundExt};
 use trustlink_domain::record::{self, tag, AccessKeySecret};
-use trustlink_domain::{ExternalId, Principal};
+use trustlink_domain::Principal;
 
-use super::link_secret::secret_read_policy;
+use super::link_secret::{put_current, secret_read_policy};
 use super::plan::Plan;
 use super::undo::Undo;
 use super::LinkService;
@@ -130,13 +130,7 @@ impl<C: Cloud> LinkService<C> {
         let tags = BTreeMap::from([(tag::LINK.to_string(), link.to_string())]);
         match state {
             KeySecret::Live { arn, .. } => {
-                secrets
-                    .put_secret_value(
-                        name,
-                        &value.to_text(),
-                        &[AWSCURRENT],
-                        ExternalId::generate().expose(),
-                    )
+                put_current(secrets, name, &value.to_text())
                     .await
                     .at("secretsmanager:PutSecretValue")?;
                 let now_current = secrets

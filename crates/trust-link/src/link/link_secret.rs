@@ -12,6 +12,19 @@ use super::undo::Undo;
 use super::{now, LinkService};
 use crate::error::{AtStep, LinkError};
 
+/// Puts `text` as the secret's AWSCURRENT value (the previous one becomes AWSPREVIOUS).
+pub(super) async fn put_current<S: Secrets>(
+    secrets: &S,
+    name: &str,
+    text: &SecretText,
+) -> Result<(), trustlink_aws::AwsError> {
+    let token = ExternalId::generate();
+    secrets
+        .put_secret_value(name, text, &[AWSCURRENT], token.expose())
+        .await
+        .map(drop)
+}
+
 /// What the steps before this one made, for the record.
 pub(super) struct Written<'a> {
     pub user_created: bool,
@@ -178,8 +191,7 @@ impl<C: Cloud> LinkService<C> {
                 .await
                 .at("secretsmanager:UpdateSecretVersionStage")?;
         }
-        secrets
-            .put_secret_value(name, text, &[AWSCURRENT], ExternalId::generate().expose())
+        put_current(secrets, name, text)
             .await
             .at("secretsmanager:PutSecretValue")?;
         info!(
@@ -200,13 +212,7 @@ async fn update_link_secret<C: Cloud>(
 ) -> Result<String, LinkError> {
     let (secrets, name) = (&plan.secrets, plan.secret_name.as_str());
     if existing.current != *value {
-        secrets
-            .put_secret_value(
-                name,
-                &value.to_text(),
-                &[AWSCURRENT],
-                ExternalId::generate().expose(),
-            )
+        put_current(secrets, name, &value.to_text())
             .await
             .at("secretsmanager:PutSecretValue")?;
         undo.push(Undo::SecretValue {

@@ -4,14 +4,15 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 use tracing::{info, warn};
-use trustlink_aws::ports::{AccessKeys, Cloud, Policies, Secrets, AWSCURRENT};
+use trustlink_aws::ports::{AccessKeys, Cloud, Policies, Secrets};
 use trustlink_aws::{AwsError, NotFoundExt};
 use trustlink_domain::record::ExternalIdSecret;
 use trustlink_domain::withheld::Withheld;
-use trustlink_domain::{AccountId, ExternalId, Principal};
+use trustlink_domain::{AccountId, Principal};
 
 use super::delete::{delete_role_fully, delete_user_fully};
 use super::grant::detach_grant;
+use super::link_secret::put_current;
 use super::LinkService;
 
 /// What this invocation did that a failure must undo, newest last. Logged as it is
@@ -141,14 +142,7 @@ impl<C: Cloud> LinkService<C> {
                         .await
                         .ok_if_not_found(),
                     Undo::SecretValue { name, value, tags } => {
-                        secrets
-                            .put_secret_value(
-                                name,
-                                &value.to_text(),
-                                &[AWSCURRENT],
-                                ExternalId::generate().expose(),
-                            )
-                            .await?;
+                        put_current(&secrets, name, &value.to_text()).await?;
                         secrets.tag_secret(name, tags).await
                     }
                 }
