@@ -1,6 +1,8 @@
 //! Adapters: IAM, STS and Secrets Manager behind narrow port traits ([`ports`]), implemented
 //! over the AWS SDK for Rust. SDK types stop here; errors become [`AwsError`].
 
+#![cfg_attr(not(test), warn(clippy::too_many_lines))]
+
 pub mod accounts;
 pub mod config;
 mod error;
