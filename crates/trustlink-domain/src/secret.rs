@@ -116,6 +116,12 @@ impl ExternalId {
     }
 }
 
+/// A fresh `ClientRequestToken` for a secret write: as random as an external ID (Secrets
+/// Manager wants 32 to 64 characters), and not a secret.
+pub fn request_token() -> String {
+    random_string(GENERATED_EXTERNAL_ID_LEN)
+}
+
 /// `len` characters drawn uniformly from `[A-Za-z0-9]` with the OS CSPRNG
 /// (rejection sampling, so no modulo bias).
 fn random_string(len: usize) -> String {

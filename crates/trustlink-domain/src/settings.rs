@@ -6,6 +6,10 @@ use crate::rules;
 
 pub const DEFAULT_ADMIN_ROLE_NAME: &str = "TrustLinkAdmin";
 pub const DEFAULT_POLICY_PATH: &str = "/trustlink/";
+/// Links the rotator works on at once, unless `TRUSTLINK_ROTATION_CONCURRENCY` says.
+pub const DEFAULT_ROTATION_CONCURRENCY: usize = 8;
+/// More at once would only meet IAM's and Secrets Manager's request rate limits.
+pub const MAX_ROTATION_CONCURRENCY: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -20,6 +24,8 @@ pub struct Settings {
     pub managed_policy_allowlist: Option<Vec<String>>,
     /// KMS key for link secrets; `None`: Secrets Manager's default key.
     pub secrets_kms_key_id: Option<String>,
+    /// Links the rotator works on at once.
+    pub rotation_concurrency: usize,
 }
 
 impl Default for Settings {
@@ -30,6 +36,7 @@ impl Default for Settings {
             policy_path: DEFAULT_POLICY_PATH.into(),
             managed_policy_allowlist: None,
             secrets_kms_key_id: None,
+            rotation_concurrency: DEFAULT_ROTATION_CONCURRENCY,
         }
     }
 }
@@ -45,7 +52,8 @@ fn list(value: &str) -> Vec<String> {
 
 impl Settings {
     /// Reads `TRUSTLINK_ADMIN_ROLE_NAME`, `TRUSTLINK_ROLE_PATHS`, `TRUSTLINK_POLICY_PATH`,
-    /// `TRUSTLINK_MANAGED_POLICY_ALLOWLIST` and `TRUSTLINK_SECRETS_KMS_KEY_ID`.
+    /// `TRUSTLINK_MANAGED_POLICY_ALLOWLIST`, `TRUSTLINK_SECRETS_KMS_KEY_ID` and
+    /// `TRUSTLINK_ROTATION_CONCURRENCY`.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ValidationError> {
         let d = Settings::default();
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
@@ -57,12 +65,17 @@ impl Settings {
         }
         let policy_path = get("TRUSTLINK_POLICY_PATH").unwrap_or(d.policy_path);
         rules::check_path("TRUSTLINK_POLICY_PATH", &policy_path)?;
+        let rotation_concurrency = match get("TRUSTLINK_ROTATION_CONCURRENCY") {
+            Some(v) => concurrency("TRUSTLINK_ROTATION_CONCURRENCY", &v)?,
+            None => d.rotation_concurrency,
+        };
         Ok(Self {
             admin_role_name,
             role_paths,
             policy_path,
             managed_policy_allowlist: get("TRUSTLINK_MANAGED_POLICY_ALLOWLIST").map(|v| list(&v)),
             secrets_kms_key_id: get("TRUSTLINK_SECRETS_KMS_KEY_ID"),
+            rotation_concurrency,
         })
     }
 
@@ -85,6 +98,18 @@ impl Settings {
             None => true,
             Some(patterns) => patterns.iter().any(|p| glob_match(p, arn)),
         }
+    }
+}
+
+/// A whole number from 1 to [`MAX_ROTATION_CONCURRENCY`]; the error shows the value (a
+/// setting, not a secret).
+fn concurrency(field: &str, value: &str) -> Result<usize, ValidationError> {
+    match value.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_ROTATION_CONCURRENCY).contains(&n) => Ok(n),
+        _ => Err(ValidationError::new(
+            field,
+            format!("must be a whole number from 1 to {MAX_ROTATION_CONCURRENCY} (got {value:?})"),
+        )),
     }
 }
 
@@ -158,6 +183,27 @@ mod tests {
                 .field,
             "TRUSTLINK_ADMIN_ROLE_NAME"
         );
+    }
+
+    #[test]
+    fn rotation_concurrency_is_read_and_checked() {
+        assert_eq!(from(&[]).unwrap().rotation_concurrency, 8);
+        assert_eq!(
+            from(&[("TRUSTLINK_ROTATION_CONCURRENCY", " 3 ")])
+                .unwrap()
+                .rotation_concurrency,
+            3
+        );
+        for bad in ["0", "-1", "eight", "2.5", "65"] {
+            let e = from(&[("TRUSTLINK_ROTATION_CONCURRENCY", bad)]).unwrap_err();
+            assert_eq!(e.field, "TRUSTLINK_ROTATION_CONCURRENCY", "{bad}");
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "TRUSTLINK_ROTATION_CONCURRENCY: must be a whole number from 1 to 64 (got {bad:?})"
+                )
+            );
+        }
     }
 
     #[test]
