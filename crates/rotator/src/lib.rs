@@ -1,9 +1,12 @@
 //! The `rotator` function: rotates external IDs and access keys without a lockout.
+#![cfg_attr(not(test), warn(clippy::too_many_lines))]
 
 pub mod clock;
 pub mod command;
+pub mod guard;
 pub mod report;
 pub mod rotate;
+pub mod rotation;
 
 pub use clock::{Clock, OffsetClock, SystemClock};
 pub use command::{Command, CommandError};
@@ -27,6 +30,9 @@ pub enum RotatorError {
         names: String,
         first: String,
     },
+    /// The run panicked; the message is withheld (see [`guard`]).
+    #[error("internal error (see the function's logs)")]
+    Panicked,
 }
 
 /// One invocation: the scheduled event rotates what is due; console events force, filter or
@@ -53,6 +59,7 @@ impl From<RotatorError> for lambda_runtime::Diagnostic {
             RotatorError::BadCommand(_) => "BadCommand",
             RotatorError::Discovery(_) => "Discovery",
             RotatorError::LinksFailed { .. } => "LinksFailed",
+            RotatorError::Panicked => "Panicked",
         };
         lambda_runtime::Diagnostic {
             error_type: error_type.into(),

@@ -1,5 +1,5 @@
 //! `rotator`: reads its settings once, builds one SDK configuration, serves its schedule.
-#![recursion_limit = "256"]
+#![cfg_attr(not(test), warn(clippy::too_many_lines))]
 
 use std::sync::Arc;
 
@@ -12,11 +12,9 @@ use trustlink_domain::Settings;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     trustlink_aws::logging::init();
+    // A panic's message can quote anything: logged is only where it happened.
+    cfn_custom_resource::install_panic_hook();
     let settings = Settings::from_env()?;
-    let concurrency = std::env::var("TRUSTLINK_ROTATION_CONCURRENCY")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(8);
     let cloud = AccountAccess::new(
         trustlink_aws::load_sdk_config().await,
         &settings.admin_role_name,
@@ -25,13 +23,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         cloud,
         Arc::new(SystemClock),
         Limits {
-            concurrency,
+            concurrency: settings.rotation_concurrency,
             ..Limits::default()
         },
     );
     let rotator = &rotator;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        rotator::handle(rotator, &event.payload).await
+        rotator::guard::contain(rotator::handle(rotator, &event.payload)).await
     }))
     .await
 }

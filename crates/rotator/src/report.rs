@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use crate::rotation::Outcome;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
@@ -25,6 +27,17 @@ pub struct RotationReport {
     /// The steps taken (or, in a dry run, the next one).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<String>,
+}
+
+/// The report boundary: the typed steps become the text the report has always had.
+impl From<Outcome> for RotationReport {
+    fn from(o: Outcome) -> Self {
+        Self {
+            action: o.action,
+            detail: o.detail,
+            steps: o.steps.iter().map(ToString::to_string).collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -1,0 +1,373 @@
+//! The external ID's rotation: a new ID is made AWSPENDING, accepted next to the current one
+//! by the trust policy (and the grant), proven, and made AWSCURRENT; after the grace period
+//! only the new one is accepted.
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use serde_json::Value;
+use tracing::info;
+use trustlink_aws::ports::{
+    Cloud, Policies, Roles, SecretValue, Secrets, Sts, AWSCURRENT, AWSPENDING,
+};
+use trustlink_aws::NotFoundExt;
+use trustlink_domain::policy::{self, Principal};
+use trustlink_domain::record::{self, tag, AccessKeySecret, ExternalIdSecret, LinkRecord};
+use trustlink_domain::rotation::{
+    next_external_id_step, Ask, ExternalIdStep, ExternalIdView, Periods,
+};
+use trustlink_domain::secret::request_token;
+use trustlink_domain::self_assume::{self_assume, SelfAssume};
+use trustlink_domain::{AccountId, ExternalId};
+
+use super::probe::credentials_of;
+use super::{switched_at, time, Rotation, StepError, StepResult, FORCED_WAIT};
+use crate::report::Action;
+use crate::Rotator;
+
+/// The external ID rotation of one link.
+pub struct ExternalIdRotation<'a, C> {
+    pub rotator: &'a Rotator<C>,
+    pub rec: &'a LinkRecord,
+}
+
+/// What an observation saw: the decider's view, and the versions and role it was made of.
+pub struct Observed {
+    view: ExternalIdView,
+    current: SecretValue,
+    current_value: ExternalIdSecret,
+    /// AWSPENDING, on whatever version it is.
+    pending: Option<SecretValue>,
+    /// Its value, when on another version than AWSCURRENT.
+    pending_value: Option<ExternalIdSecret>,
+    account: AccountId,
+    role_name: String,
+    trust: Value,
+}
+
+impl<C: Cloud> Rotation for ExternalIdRotation<'_, C> {
+    type Step = ExternalIdStep;
+    type Observed = Observed;
+    const NAME: &'static str = "external_id";
+
+    fn observe(&self) -> BoxFuture<'_, StepResult<Observed>> {
+        self.observe_now().boxed()
+    }
+
+    fn decide(&self, o: &Observed, now: i64, ask: Ask) -> ExternalIdStep {
+        let periods = Periods::new(
+            self.rec.rotation.external_id_days,
+            self.rec.rotation.grace_hours,
+        );
+        next_external_id_step(&o.view, periods, now, ask)
+    }
+
+    fn is_final(step: &ExternalIdStep) -> bool {
+        step.is_final()
+    }
+
+    fn act<'a>(
+        &'a self,
+        step: &'a ExternalIdStep,
+        o: &'a Observed,
+    ) -> BoxFuture<'a, StepResult<()>> {
+        self.act_now(step, o).boxed()
+    }
+
+    fn outcome(
+        &self,
+        last: &ExternalIdStep,
+        done: &[ExternalIdStep],
+        _o: &Observed,
+        ask: Ask,
+    ) -> (Action, String) {
+        outcome(last, done, ask)
+    }
+}
+
+impl<C: Cloud> ExternalIdRotation<'_, C> {
+    fn secret_name(&self) -> String {
+        record::external_id_secret_name(&self.rec.link_name)
+    }
+
+    async fn observe_now(&self) -> StepResult<Observed> {
+        let r = self.rotator;
+        let rec = &r.fresh_record(self.rec).await?;
+        let secrets = r.cloud.secrets();
+        let name = self.secret_name();
+        let current = secrets.get_secret_value(&name, AWSCURRENT).await?;
+        let current_value = ExternalIdSecret::parse(&current.text).map_err(StepError::record)?;
+        let pending = secrets
+            .get_secret_value(&name, AWSPENDING)
+            .await
+            .optional()?;
+        let (account, role_name) = record::role_of_arn(&rec.role_arn)
+            .ok_or_else(|| StepError::Record(format!("{} is not a role ARN", rec.role_arn)))?;
+        let role = r.cloud.iam(&account).await?.get_role(&role_name).await?;
+        let pending_value = match &pending {
+            Some(p) if p.version_id != current.version_id => {
+                Some(ExternalIdSecret::parse(&p.text).map_err(StepError::record)?)
+            }
+            _ => None,
+        };
+        let view = ExternalIdView {
+            current: current_value.external_id.expose().to_string(),
+            current_since: switched_at(current.created, rec.external_id_rotated_at, r.clock.now()),
+            pending: pending_value
+                .as_ref()
+                .map(|p| p.external_id.expose().to_string()),
+            pending_on_current: pending
+                .as_ref()
+                .is_some_and(|p| p.version_id == current.version_id),
+            accepted: policy::accepted_external_ids(&role.trust_policy),
+        };
+        Ok(Observed {
+            view,
+            current,
+            current_value,
+            pending,
+            pending_value,
+            account,
+            role_name,
+            trust: role.trust_policy,
+        })
+    }
+
+    async fn act_now(&self, step: &ExternalIdStep, o: &Observed) -> StepResult<()> {
+        let secrets = self.rotator.cloud.secrets();
+        let name = self.secret_name();
+        let view = &o.view;
+        match step {
+            ExternalIdStep::RepairCurrent => {
+                let mut accepted: Vec<&str> = vec![view.current.as_str()];
+                accepted.extend(
+                    view.accepted
+                        .iter()
+                        .map(String::as_str)
+                        .filter(|a| *a != view.current),
+                );
+                self.accept(o, &accepted).await
+            }
+            ExternalIdStep::ClearPendingLabel => Ok(secrets
+                .remove_stage(&name, AWSPENDING, &o.current.version_id)
+                .await?),
+            ExternalIdStep::CreatePending => {
+                let next = ExternalIdSecret {
+                    external_id: ExternalId::generate(),
+                    ..o.current_value.clone()
+                };
+                secrets
+                    .put_secret_value(&name, &next.to_text(), &[AWSPENDING], &request_token())
+                    .await?;
+                Ok(())
+            }
+            ExternalIdStep::AcceptPending => {
+                let pending = view
+                    .pending
+                    .as_deref()
+                    .ok_or(StepError::Missing("pending external ID"))?;
+                self.accept(o, &[&view.current, pending]).await
+            }
+            ExternalIdStep::Promote => self.promote(o).await,
+            ExternalIdStep::RetirePrevious => self.accept(o, &[&view.current]).await,
+            ExternalIdStep::Wait { .. } | ExternalIdStep::Idle { .. } => Ok(()),
+        }
+    }
+
+    /// Proves the pending ID, then makes it AWSCURRENT.
+    async fn promote(&self, o: &Observed) -> StepResult<()> {
+        let (Some(pending), Some(pending_value)) = (&o.pending, &o.pending_value) else {
+            return Err(StepError::Missing("pending external ID"));
+        };
+        self.check(o, &pending_value.external_id).await?;
+        // The switch time first: grace periods count from it, and a stamp that is early
+        // (the move then failed) only delays the next rotation.
+        let name = self.secret_name();
+        self.rotator
+            .stamp(&name, tag::EXTERNAL_ID_ROTATED_AT)
+            .await?;
+        self.rotator
+            .cloud
+            .secrets()
+            .move_stage(
+                &name,
+                AWSCURRENT,
+                &pending.version_id,
+                Some(&o.current.version_id),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Makes the trust policy, and the grant when the link has one, accept exactly `ids`,
+    /// keeping every other statement and condition as it is.
+    async fn accept(&self, o: &Observed, ids: &[&str]) -> StepResult<()> {
+        let (cloud, rec) = (&self.rotator.cloud, self.rec);
+        let iam = cloud.iam(&o.account).await?;
+        let mut trust = o.trust.clone();
+        if policy::set_external_ids(&mut trust, ids) == 0 {
+            return Err(StepError::NoExternalIdCondition {
+                role_arn: rec.role_arn.clone(),
+            });
+        }
+        iam.update_trust_policy(&o.role_name, &trust).await?;
+        if let Some(grant) = &rec.grant_policy_arn {
+            let trusted = cloud.iam(self.principal()?.account()).await?;
+            let wanted = policy::grant_policy(&rec.role_arn, ids);
+            if trusted.get_policy_document(grant).await? != wanted {
+                trusted.set_policy_document(grant, &wanted).await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn principal(&self) -> StepResult<Principal> {
+        Principal::parse("TrustedPrincipal", &self.rec.trusted_principal).map_err(StepError::record)
+    }
+
+    /// The pending ID is admitted by the trust policy as IAM now has it; with a managed key,
+    /// assuming the role with it works too. Whether conditions (MFA, source IP, org, a time
+    /// window) stop the function's own attempt is decided from the policy first: then only
+    /// the policy is checked, with no probe to wait for.
+    async fn check(&self, o: &Observed, pending: &ExternalId) -> StepResult<()> {
+        let (r, rec) = (self.rotator, self.rec);
+        let role = r
+            .cloud
+            .iam(&o.account)
+            .await?
+            .get_role(&o.role_name)
+            .await?;
+        if !policy::admits(&role.trust_policy, &rec.trusted_principal, pending.expose()) {
+            return Err(StepError::NotAdmittedYet);
+        }
+        if !rec.access_key {
+            return Ok(());
+        }
+        let principal = self.principal()?;
+        match self_assume(&role.trust_policy, &principal, pending, r.clock.now()) {
+            SelfAssume::Possible => self.probe(o, pending).await,
+            SelfAssume::Gated(conditions) => {
+                let keys: Vec<&str> = conditions.iter().map(|c| c.key.as_str()).collect();
+                info!(link = %rec.link_name, conditions = ?keys,
+                    "conditions the function cannot meet: checked the trust policy only");
+                Ok(())
+            }
+            SelfAssume::Refused => Err(StepError::Refused {
+                role_arn: rec.role_arn.clone(),
+                principal: principal.arn(),
+            }),
+        }
+    }
+
+    /// Assumes the role with the link's key and the pending ID, as a consumer would.
+    async fn probe(&self, o: &Observed, pending: &ExternalId) -> StepResult<()> {
+        let (r, rec) = (self.rotator, self.rec);
+        let key_secret = r
+            .cloud
+            .secrets()
+            .get_secret_value(&record::access_key_secret_name(&rec.link_name), AWSCURRENT)
+            .await?;
+        let key = AccessKeySecret::parse(&key_secret.text).map_err(StepError::record)?;
+        let as_user = r.cloud.sts_as(&credentials_of(&key));
+        let session = "trustlink-rotation-check";
+        let expected = format!(
+            "arn:aws:sts::{}:assumed-role/{}/{session}",
+            o.account, o.role_name
+        );
+        let me = r
+            .retrying(|| async {
+                let creds = as_user
+                    .assume_role(&rec.role_arn, session, Some(pending.expose()))
+                    .await?;
+                r.cloud.sts_as(&creds).caller_identity().await
+            })
+            .await
+            .map_err(StepError::AssumeFailed)?;
+        if me.arn != expected {
+            return Err(StepError::AssumedWrongRole {
+                got: me.arn,
+                expected,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// What the run did, from the steps it took; else what it stopped at.
+fn outcome(last: &ExternalIdStep, done: &[ExternalIdStep], ask: Ask) -> (Action, String) {
+    let did = |s: ExternalIdStep| done.contains(&s);
+    if did(ExternalIdStep::Promote) {
+        let until = match last {
+            ExternalIdStep::Wait { until } => {
+                format!("; the previous one is accepted until {}", time(*until))
+            }
+            _ => String::new(),
+        };
+        return (
+            Action::Rotated,
+            format!("a new external ID is AWSCURRENT{until}"),
+        );
+    }
+    if did(ExternalIdStep::RetirePrevious) {
+        return (
+            Action::Retired,
+            "the trust policy now accepts only the current external ID".into(),
+        );
+    }
+    if did(ExternalIdStep::RepairCurrent) {
+        return (
+            Action::Repaired,
+            "the trust policy accepts the current external ID again".into(),
+        );
+    }
+    match last {
+        // Not a hold: nothing needs an operator, the grace period ends by itself.
+        ExternalIdStep::Wait { until } if ask.force => (
+            Action::Waiting,
+            format!("{FORCED_WAIT}: the previous external ID is accepted until {}; force again after that (or end the grace now with EndGrace)", time(*until)),
+        ),
+        ExternalIdStep::Wait { until } => (
+            Action::Waiting,
+            format!("the previous external ID is accepted until {}", time(*until)),
+        ),
+        ExternalIdStep::Idle { next_due: Some(t) } => {
+            (Action::Skipped, format!("not due until {}", time(*t)))
+        }
+        ExternalIdStep::Idle { next_due: None } => (
+            Action::Skipped,
+            "scheduled rotation is off (ExternalIdDays: 0)".into(),
+        ),
+        other => (Action::Skipped, format!("{other:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ExternalIdStep as S;
+
+    #[test]
+    fn outcomes_follow_the_steps_taken() {
+        let ask = Ask::default();
+        let idle = S::Idle { next_due: Some(0) };
+        assert_eq!(
+            outcome(&S::Wait { until: 0 }, &[S::CreatePending, S::Promote], ask),
+            (
+                Action::Rotated,
+                "a new external ID is AWSCURRENT; the previous one is accepted until 1970-01-01T00:00:00Z".into()
+            )
+        );
+        assert_eq!(outcome(&idle, &[S::RetirePrevious], ask).0, Action::Retired);
+        assert_eq!(outcome(&idle, &[S::RepairCurrent], ask).0, Action::Repaired);
+        assert_eq!(
+            outcome(&idle, &[], ask),
+            (Action::Skipped, "not due until 1970-01-01T00:00:00Z".into())
+        );
+        let forced = Ask {
+            force: true,
+            ..Ask::default()
+        };
+        let (action, detail) = outcome(&S::Wait { until: 0 }, &[], forced);
+        assert_eq!(action, Action::Waiting);
+        assert!(detail.starts_with(FORCED_WAIT), "{detail}");
+    }
+}
