@@ -41,10 +41,11 @@ fn binary() -> PathBuf {
                 .expect("target/<profile>");
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let mut build = Command::new(cargo);
+            // The whole workspace selected, as `cargo test --workspace` selects it: the same
+            // feature set, so the dependencies already built are reused.
             build.current_dir(workspace_root()).args([
                 "build",
-                "-p",
-                "link-check",
+                "--workspace",
                 "--bin",
                 "link-check",
             ]);

@@ -81,26 +81,13 @@ where
         .await
         .map_err(LinkCheckError::Discovery)?;
     let names: BTreeSet<String> = records.iter().map(|r| r.link_name.clone()).collect();
-    let accounts = match wanted {
+    let accounts: BTreeSet<AccountId> = match wanted {
         Some(list) => list.iter().cloned().collect(),
         None => default_accounts(checker, &records)
             .await
             .map_err(LinkCheckError::Discovery)?,
     };
-    let mut errors = Vec::new();
-    let mut scans = BTreeMap::new();
-    for account in &accounts {
-        match scan_account(checker, account, &names, &records).await {
-            Ok(scan) => {
-                scans.insert(account.as_str().to_string(), scan);
-            }
-            Err(e) => errors.push(AuditError {
-                account: Some(account.to_string()),
-                link: None,
-                detail: e.to_string(),
-            }),
-        }
-    }
+    let (scans, mut errors) = scan_accounts(checker, &accounts, &names, &records).await;
     let own_roles = [
         checker.settings.admin_role_name.as_str(),
         checker.settings.read_role_name.as_str(),
@@ -203,6 +190,34 @@ fn report(
         summary,
         errors,
     }
+}
+
+/// Every account's scan, and the accounts that could not be read.
+async fn scan_accounts<C>(
+    checker: &Checker<C>,
+    accounts: &BTreeSet<AccountId>,
+    names: &BTreeSet<String>,
+    records: &[LinkRecord],
+) -> (BTreeMap<String, AccountScan>, Vec<AuditError>)
+where
+    C: Cloud,
+    C::Iam: Inventory,
+{
+    let mut errors = Vec::new();
+    let mut scans = BTreeMap::new();
+    for account in accounts {
+        match scan_account(checker, account, names, records).await {
+            Ok(scan) => {
+                scans.insert(account.as_str().to_string(), scan);
+            }
+            Err(e) => errors.push(AuditError {
+                account: Some(account.to_string()),
+                link: None,
+                detail: e.to_string(),
+            }),
+        }
+    }
+    (scans, errors)
 }
 
 /// The hub, every account a link names, and `TRUSTLINK_AUDIT_ACCOUNTS`.
