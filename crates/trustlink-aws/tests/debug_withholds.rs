@@ -25,7 +25,10 @@ fn a_role_definition_withholds_its_trust_policy() {
         tags: Default::default(),
     };
     let shown = format!("{def:?} {def:#?}");
-    assert!(shown.contains("R") && shown.contains("1 statements"), "{shown}");
+    assert!(
+        shown.contains("R") && shown.contains("1 statements"),
+        "{shown}"
+    );
     assert!(!shown.contains(SECRET), "{shown}");
 }
 

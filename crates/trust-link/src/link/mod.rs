@@ -18,6 +18,9 @@ mod trusted_user;
 mod undo;
 mod verify;
 
+#[cfg(test)]
+mod tests;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
