@@ -376,8 +376,33 @@ fn outcome(
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+    use trustlink_domain::Conditions;
+
+    use super::super::fixture::{action, Fixture};
     use super::*;
     use AccessKeyStep as S;
+
+    #[tokio::test]
+    async fn a_full_cycle_on_the_memory_cloud() {
+        let f = Fixture::link("key-cycle", &Conditions::default()).await;
+        let iam = f.cloud.iam_of("444455556666");
+        let old = iam.list_access_keys(&f.user).await.unwrap()[0].id.clone();
+        let report = f.run(0, json!({"Force": true})).await;
+        assert_eq!(action(&report, "access_key"), "rotated", "{report:#}");
+        let report = f.run(25, json!({})).await;
+        assert_eq!(action(&report, "access_key"), "deactivated", "{report:#}");
+        let keys = iam.list_access_keys(&f.user).await.unwrap();
+        assert!(keys
+            .iter()
+            .any(|k| k.id == old && k.status == KeyStatus::Inactive));
+        let report = f.run(24, json!({})).await;
+        assert_eq!(action(&report, "access_key"), "deleted", "{report:#}");
+        let keys = iam.list_access_keys(&f.user).await.unwrap();
+        assert!(keys.len() == 1 && keys[0].id != old, "{keys:?}");
+        let report = f.run(0, json!({})).await;
+        assert_eq!(action(&report, "access_key"), "skipped", "{report:#}");
+    }
 
     fn view() -> AccessKeyView {
         AccessKeyView {

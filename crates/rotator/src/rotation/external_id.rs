@@ -342,8 +342,56 @@ fn outcome(last: &ExternalIdStep, done: &[ExternalIdStep], ask: Ask) -> (Action,
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+    use trustlink_aws::ports::Op;
+    use trustlink_domain::Conditions;
+
+    use super::super::fixture::{action, Fixture};
     use super::*;
     use ExternalIdStep as S;
+
+    #[tokio::test]
+    async fn a_full_cycle_on_the_memory_cloud() {
+        let f = Fixture::link("ext-cycle", &Conditions::default()).await;
+        let report = f.run(0, json!({"Force": true})).await;
+        assert_eq!(action(&report, "external_id"), "rotated", "{report:#}");
+        let steps = &report["links"][0]["external_id"]["steps"];
+        assert_eq!(
+            steps,
+            &json!([
+                "CreatePending",
+                "AcceptPending",
+                "Promote",
+                "ClearPendingLabel"
+            ])
+        );
+        // A plain link is proven by assuming the role with the pending ID.
+        assert!(f.faults.calls().contains(&Op::AssumeRole));
+        let report = f.run(23, json!({})).await;
+        assert_eq!(action(&report, "external_id"), "waiting", "{report:#}");
+        let report = f.run(2, json!({})).await;
+        assert_eq!(action(&report, "external_id"), "retired", "{report:#}");
+        let report = f.run(0, json!({})).await;
+        assert_eq!(action(&report, "external_id"), "skipped", "{report:#}");
+    }
+
+    /// Issue 11.3: an MFA-gated link is decided on its trust policy before any probe, so its
+    /// rotation makes no STS call and waits for no retry.
+    #[tokio::test]
+    async fn a_gated_link_is_promoted_on_its_policy_without_a_probe() {
+        let mfa = Conditions {
+            require_mfa: true,
+            ..Conditions::default()
+        };
+        let f = Fixture::link("ext-gated", &mfa).await;
+        let report = f.run(0, json!({"Force": true})).await;
+        assert_eq!(action(&report, "external_id"), "rotated", "{report:#}");
+        assert!(
+            !f.faults.calls().contains(&Op::AssumeRole),
+            "{:?}",
+            f.faults.calls()
+        );
+    }
 
     #[test]
     fn outcomes_follow_the_steps_taken() {

@@ -6,6 +6,8 @@ pub mod access_key;
 pub mod driver;
 pub mod error;
 pub mod external_id;
+#[cfg(test)]
+mod fixture;
 mod probe;
 mod tags;
 
