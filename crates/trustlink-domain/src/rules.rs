@@ -209,17 +209,13 @@ pub fn check_cidr(field: &str, value: &str) -> Result<(), ValidationError> {
             format!("'{}' is not an IPv4 or IPv6 CIDR block", excerpt(value)),
         )
     };
-    let (addr, prefix) = match value.split_once('/') {
-        Some((a, p)) => (a, Some(p)),
-        None => (value, None),
+    // ipnet for a block, std for a bare address: both are what aws:SourceIp takes.
+    let valid = match value.split_once('/') {
+        Some(_) => value.parse::<ipnet::IpNet>().is_ok(),
+        None => value.parse::<IpAddr>().is_ok(),
     };
-    let ip: IpAddr = addr.parse().map_err(|_| bad())?;
-    if let Some(p) = prefix {
-        let max = if ip.is_ipv4() { 32 } else { 128 };
-        match p.parse::<u8>() {
-            Ok(n) if n <= max && !p.starts_with('+') => {}
-            _ => return Err(bad()),
-        }
+    if !valid {
+        return Err(bad());
     }
     Ok(())
 }
@@ -233,8 +229,12 @@ pub struct Timestamp {
 
 impl Timestamp {
     pub fn parse(field: &str, value: &str) -> Result<Self, ValidationError> {
-        parse_rfc3339(value)
-            .map(|epoch_seconds| Self { epoch_seconds })
+        value
+            .parse::<jiff::Timestamp>()
+            .ok()
+            .map(|t| Self {
+                epoch_seconds: t.as_second(),
+            })
             .ok_or_else(|| {
                 ValidationError::new(
                     field,
@@ -252,15 +252,11 @@ impl Timestamp {
 
     /// `YYYY-MM-DDTHH:MM:SSZ`, the form IAM policies use.
     pub fn to_iso8601(&self) -> String {
-        let days = self.epoch_seconds.div_euclid(86_400);
-        let secs = self.epoch_seconds.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
-        format!(
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-            secs / 3600,
-            secs % 3600 / 60,
-            secs % 60
-        )
+        match jiff::Timestamp::from_second(self.epoch_seconds) {
+            Ok(t) => t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            // Outside jiff's range (years -9999..=9999): no policy can hold such a time.
+            Err(_) => format!("@{}", self.epoch_seconds),
+        }
     }
 }
 
@@ -270,93 +266,10 @@ impl fmt::Display for Timestamp {
     }
 }
 
-fn parse_rfc3339(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b't') {
-        return None;
-    }
-    if b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let t = s.get(r)?;
-        if t.bytes().all(|c| c.is_ascii_digit()) {
-            t.parse().ok()
-        } else {
-            None
-        }
-    };
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || se > 59
-    {
-        return None;
-    }
-    let mut rest = s.get(19..)?;
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(|c| c.is_ascii_digit()).count();
-        if digits == 0 {
-            return None;
-        }
-        rest = &frac[digits..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ => {
-            let rb = rest.as_bytes();
-            if rb.len() != 6 || !(rb[0] == b'+' || rb[0] == b'-') || rb[3] != b':' {
-                return None;
-            }
-            // `get`, not an index: these bytes may sit inside a multi-byte character.
-            let oh: i64 = rest.get(1..3)?.parse().ok()?;
-            let om: i64 = rest.get(4..6)?.parse().ok()?;
-            if oh > 23 || om > 59 {
-                return None;
-            }
-            let sign = if rb[0] == b'+' { 1 } else { -1 };
-            sign * (oh * 3600 + om * 60)
-        }
-    };
-    Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se - offset)
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        4 | 6 | 9 | 11 => 30,
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        _ => 31,
-    }
-}
-
-// Howard Hinnant's days_from_civil / civil_from_days.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
 /// AWS Organizations ids: `o-` and 10 to 32 lowercase letters or digits.
 pub fn check_org_id(field: &str, value: &str) -> Result<(), ValidationError> {
     // Organizations issues 10 to 32 characters; IAM accepts any string in the condition, and
-    // DESIGN.md's own example (o-abc123) is shorter: only the shape is enforced.
+    // docs/design.md's own example (o-abc123) is shorter: only the shape is enforced.
     let ok = value.strip_prefix("o-").is_some_and(|r| {
         (1..=32).contains(&r.len())
             && r.bytes()
@@ -648,7 +561,7 @@ mod tests {
         assert!(check_org_id("Conditions.PrincipalOrgId", "o-a1b2c3d4e5").is_ok());
         assert!(
             check_org_id("Conditions.PrincipalOrgId", "o-abc123").is_ok(),
-            "DESIGN.md's example"
+            "docs/design.md's example"
         );
         assert!(check_org_id("x", "o-").is_err());
         assert!(msg(check_org_id("Conditions.PrincipalOrgId", "o-ABC"))
