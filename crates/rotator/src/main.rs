@@ -14,7 +14,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     trustlink_aws::logging::init();
     // A panic's message can quote anything: logged is only where it happened.
     cfn_custom_resource::install_panic_hook();
-    let settings = Settings::from_env()?;
+    let settings = Settings::from_env().inspect_err(|e| {
+        tracing::error!(error = %e, "invalid settings; the function does not start");
+    })?;
     let cloud = AccountAccess::new(
         trustlink_aws::load_sdk_config().await,
         &settings.admin_role_name,

@@ -93,3 +93,24 @@ async fn events_that_are_not_commands_fail_the_invocation_and_change_nothing() {
         &[&external_id, key.secret_access_key.expose()],
     );
 }
+
+/// An invalid setting stops the function at start-up with an error naming the variable,
+/// instead of running with a default (issue 11.4).
+#[test]
+fn an_invalid_concurrency_stops_the_start_naming_the_variable() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rotator"))
+        .env("TRUSTLINK_ROTATION_CONCURRENCY", "eight")
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("TRUSTLINK_ROTATION_CONCURRENCY") && text.contains("must be a whole number"),
+        "{text}"
+    );
+}
