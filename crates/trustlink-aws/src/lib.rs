@@ -13,6 +13,7 @@ pub mod memory;
 mod not_found;
 mod op;
 pub mod ports;
+pub mod probe;
 mod secrets;
 mod sts;
 

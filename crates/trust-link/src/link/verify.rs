@@ -3,12 +3,10 @@
 //! through IAM's eventual consistency.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use serde_json::Value;
-use tracing::info;
 use trustlink_aws::ports::{Cloud, Credentials, Roles, Sts};
-use trustlink_aws::AwsError;
+use trustlink_aws::{probe, AwsError};
 use trustlink_domain::policy;
 use trustlink_domain::record::AccessKeySecret;
 use trustlink_domain::self_assume::{self_assume, SelfAssume};
@@ -18,23 +16,10 @@ use super::{now, LinkService};
 use crate::error::{AtStep, LinkError};
 
 /// How long verification keeps retrying through IAM's eventual consistency.
-#[derive(Debug, Clone, Copy)]
-pub struct VerifyBounds {
-    pub attempts: u32,
-    pub first_delay: Duration,
-    pub max_delay: Duration,
-}
+pub use trustlink_aws::probe::Backoff as VerifyBounds;
 
-impl Default for VerifyBounds {
-    /// About a minute in all: new keys and roles usually work within ten seconds.
-    fn default() -> Self {
-        Self {
-            attempts: 12,
-            first_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(8),
-        }
-    }
-}
+/// The session name of trust-link's own probe (docs/design.md, Sessions).
+const SESSION: &str = "trustlink-verify";
 
 impl<C: Cloud> LinkService<C> {
     pub(super) async fn verify(
@@ -78,29 +63,20 @@ impl<C: Cloud> LinkService<C> {
             }
             return Ok("access key works as the principal; trust policy read back (conditions need the consumer)");
         }
-        self.assume_as_consumer(plan, &as_user).await
+        self.assume_as_consumer(plan, &key_creds).await
     }
 
     async fn assume_as_consumer(
         &self,
         plan: &Plan<'_, C>,
-        as_user: &C::Sts,
+        key: &Credentials,
     ) -> Result<&'static str, LinkError> {
-        let session = "trustlink-verify";
-        let expected = format!(
-            "arn:aws:sts::{}:assumed-role/{}/{session}",
-            plan.trusting, plan.role_name
-        );
-        let id = plan.external_id.expose().to_string();
+        let expected = probe::session_arn(&plan.role_arn, SESSION).unwrap_or_default();
+        let id = plan.external_id.expose();
         let me = self
             .retrying(
                 "assuming the role with the link's key and external ID",
-                || async {
-                    let creds = as_user
-                        .assume_role(&plan.role_arn, session, Some(&id))
-                        .await?;
-                    self.cloud.sts_as(&creds).caller_identity().await
-                },
+                || probe::assume_and_identify(&self.cloud, key, &plan.role_arn, SESSION, Some(id)),
             )
             .await?;
         if me.arn != expected {
@@ -112,31 +88,19 @@ impl<C: Cloud> LinkService<C> {
         Ok("assumed the role with the link's key and external ID")
     }
 
-    async fn retrying<T, F, Fut>(&self, what: &str, mut attempt: F) -> Result<T, LinkError>
+    async fn retrying<T, F, Fut>(&self, what: &str, attempt: F) -> Result<T, LinkError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, AwsError>>,
     {
-        let mut delay = self.verify.first_delay;
-        let mut last = None;
-        for n in 1..=self.verify.attempts.max(1) {
-            match attempt().await {
-                Ok(v) => return Ok(v),
-                Err(e) => {
-                    info!(what, attempt = n, error = %e, "not yet working; IAM may still be propagating");
-                    last = Some(e);
-                }
-            }
-            if n < self.verify.attempts {
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(self.verify.max_delay);
-            }
-        }
-        Err(LinkError::Verify(format!(
-            "{what} still failed after {} attempts: {}",
-            self.verify.attempts,
-            last.map(|e| e.to_string()).unwrap_or_default()
-        )))
+        probe::retrying(self.verify, what, attempt)
+            .await
+            .map_err(|last| {
+                LinkError::Verify(format!(
+                    "{what} still failed after {} attempts: {last}",
+                    self.verify.attempts
+                ))
+            })
     }
 }
 
