@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::info;
 use trustlink_aws::ports::{Cloud, Credentials, Roles, Secrets, Sts, AWSCURRENT};
-use trustlink_aws::AwsError;
+use trustlink_aws::{AwsError, ErrorKind};
 use trustlink_domain::evaluate::{evaluate_trust, Decision, RequestContext};
 use trustlink_domain::policy::ASSUME_ROLE;
 use trustlink_domain::record::{self, AccessKeySecret, LinkRecord};
@@ -334,10 +334,9 @@ fn previous_check(name: &str, state: &LinkState, now: i64, accepted: bool) -> Ch
     }
 }
 
-/// Whether STS refused the call as unauthorized (not throttled, not unreachable). Read from
-/// the error's kind label, which `AwsError`'s `Display` always puts after the operation.
+/// Whether STS refused the call as unauthorized (not throttled, not unreachable).
 pub fn is_denied(e: &AwsError) -> bool {
-    e.to_string().split(": ").nth(1) == Some("access denied")
+    e.kind() == ErrorKind::AccessDenied
 }
 
 /// Probes as the consumer: with the link's own key, assume the role with AWSCURRENT and ask
@@ -491,6 +490,14 @@ mod tests {
         let checks = offline_checks(&policy, &state(None), 2_000_000);
         assert!(checks.iter().all(|c| c.ok), "{checks:?}");
         assert!(!Gates::of(&policy).is_empty());
+    }
+
+    #[test]
+    fn only_an_access_denied_is_a_denial() {
+        let e = |kind| AwsError::new("sts:AssumeRole", kind, "m");
+        assert!(is_denied(&e(ErrorKind::AccessDenied)));
+        assert!(!is_denied(&e(ErrorKind::Throttled)));
+        assert!(!is_denied(&e(ErrorKind::Other)));
     }
 
     #[test]
