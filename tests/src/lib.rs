@@ -22,8 +22,8 @@ pub mod http;
 pub mod lambda_api;
 pub mod latency;
 pub mod links;
-pub mod rotator_support;
 pub mod resource;
+pub mod rotator_support;
 use aws_credential_types::Credentials;
 
 pub const HUB_ACCOUNT: &str = "123456789012";

@@ -1,5 +1,5 @@
 //! Links made with the real trust-link code, for the rotator's tests, and the invariants of
-//! DESIGN.md checked against AWS as it is.
+//! docs/design.md checked against AWS as it is.
 
 use std::time::Duration;
 
@@ -137,7 +137,7 @@ pub fn credentials(key: &AccessKeySecret) -> Credentials {
     }
 }
 
-/// DESIGN.md's invariants, now: the AWSCURRENT external ID is accepted by the trust policy;
+/// docs/design.md's invariants, now: the AWSCURRENT external ID is accepted by the trust policy;
 /// the AWSCURRENT key is active and works.
 pub async fn assert_invariants(access: &AccountAccess, link: &Link, when: &str) {
     let id = current_external_id(access, link).await;

@@ -1,7 +1,7 @@
 //! The rotation state machines. Each run observes the world (staging labels, the trust
 //! policy, the user's keys) and derives the next step from what it sees, never from memory
 //! of an earlier run: a run that crashed anywhere is resumed by the next one, and two runs
-//! at once converge. Invariants kept at every step (DESIGN.md): the AWSCURRENT external ID
+//! at once converge. Invariants kept at every step (docs/design.md): the AWSCURRENT external ID
 //! is accepted by the trust policy; the AWSCURRENT access key is active; nothing a consumer
 //! may still hold is deleted.
 
