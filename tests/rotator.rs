@@ -14,7 +14,7 @@ use trustlink_domain::record;
 use trustlink_domain::rotation::HOUR;
 use trustlink_tests::faults::{Faults, FaultyCloud, When};
 use trustlink_tests::links::*;
-use trustlink_tests::rotator_support::snapshot;
+use trustlink_tests::rotator_support::{held_until_an_operator_deletes, snapshot, unrecorded_key};
 use trustlink_tests::*;
 
 fn limits() -> Limits {
@@ -685,56 +685,6 @@ async fn rotation_started(
             .await
             .is_ok();
     id_started && key_started
-}
-
-/// The key a run stopped right after CreateAccessKey (`After`: made, its id never returned)
-/// left on the user: the one that is neither the old key nor AWSCURRENT.
-async fn unrecorded_key(
-    access: &AccountAccess,
-    link: &Link,
-    old_key: &str,
-    op: Op,
-    when: When,
-) -> Option<String> {
-    if (op, when) != (Op::CreateAccessKey, When::After) {
-        return None;
-    }
-    let current = current_key(access, link).await.access_key_id;
-    let keys = access
-        .iam(&account(TRUSTED))
-        .await
-        .unwrap()
-        .list_access_keys(link.user.as_deref().unwrap())
-        .await
-        .unwrap();
-    let made = keys
-        .into_iter()
-        .find(|k| k.id != old_key && k.id != current);
-    Some(made.expect("the stopped run made a key").id)
-}
-
-/// Killed right after CreateAccessKey returned: nothing recorded the new key's id, so nothing
-/// proves it is trustlink's rather than someone else's. The rerun leaves it alone and reports
-/// it, naming it; an operator who sees it unused deletes it (done here), and the rotation
-/// resumes.
-async fn held_until_an_operator_deletes(
-    access: &AccountAccess,
-    link: &Link,
-    made: &str,
-    report: &Value,
-    case: &str,
-) {
-    assert_eq!(action(report, "access_key"), "held", "{case}: {report:#}");
-    let detail = report["links"][0]["access_key"]["detail"].as_str().unwrap();
-    assert!(detail.contains(made), "{case}: {detail}");
-    let iam = access.iam(&account(TRUSTED)).await.unwrap();
-    let user = link.user.as_deref().unwrap();
-    let keys = iam.list_access_keys(user).await.unwrap();
-    assert!(
-        keys.iter().any(|k| k.id == made),
-        "{case}: deleted: {keys:?}"
-    );
-    iam.delete_access_key(user, made).await.unwrap();
 }
 
 #[tokio::test]
