@@ -11,6 +11,7 @@ use futures::future::join_all;
 use serde_json::{json, Value};
 use trustlink_aws::ports::{AccessKeys, Policies, Roles, Secrets, Users, AWSCURRENT};
 use trustlink_aws::AccountAccess;
+use trustlink_domain::record;
 use trustlink_tests::cfn::{self, CloudFormation, URL_SIGNATURE};
 use trustlink_tests::fixtures::{access, account, reason, status, TRUSTED, TRUSTING};
 use trustlink_tests::function::{assert_json_lines, Function};
@@ -162,18 +163,23 @@ fn grant_arn(link: &str) -> String {
 
 /// One link in both accounts, exactly as one delivery would have made it; returns the
 /// secrets it holds, to scan the logs for.
+/// The AWSCURRENT value of the secret `name`, as JSON.
+async fn current_json(access: &AccountAccess, name: &str) -> Value {
+    let text = access
+        .secrets()
+        .get_secret_value(name, AWSCURRENT)
+        .await
+        .unwrap()
+        .text;
+    serde_json::from_str(text.expose()).unwrap()
+}
+
 async fn assert_one_link(shape: Shape, n: &Names, data: &Value) -> Vec<String> {
     let access = access().await;
     let trusting = access.iam(&account(TRUSTING)).await.unwrap();
     let trusted = access.iam(&account(TRUSTED)).await.unwrap();
     let role = trusting.get_role(&n.role).await.unwrap();
-    let current = access
-        .secrets()
-        .get_secret_value(&format!("trustlink/{}", n.link), AWSCURRENT)
-        .await
-        .unwrap()
-        .text;
-    let current: Value = serde_json::from_str(current.expose()).unwrap();
+    let current = current_json(&access, &record::external_id_secret_name(&n.link)).await;
     let external_id = current["ExternalId"].as_str().unwrap().to_string();
     assert_eq!(
         data["ExternalId"],
@@ -197,13 +203,7 @@ async fn assert_one_link(shape: Shape, n: &Names, data: &Value) -> Vec<String> {
     );
     if matches!(shape, Shape::GrantUserKey) {
         let keys = trusted.list_access_keys(&n.user).await.unwrap();
-        let stored = access
-            .secrets()
-            .get_secret_value(&format!("trustlink/{}/access-key", n.link), AWSCURRENT)
-            .await
-            .unwrap()
-            .text;
-        let stored: Value = serde_json::from_str(stored.expose()).unwrap();
+        let stored = current_json(&access, &record::access_key_secret_name(&n.link)).await;
         let ids: Vec<&str> = keys.iter().map(|k| k.id.as_str()).collect();
         assert_eq!(
             ids,
