@@ -25,6 +25,8 @@ pub mod links;
 pub mod resource;
 pub mod rotator_support;
 use aws_credential_types::Credentials;
+use tracing_subscriber::layer::{Layer, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
 
 pub const HUB_ACCOUNT: &str = "123456789012";
 pub const MEMBER_ACCOUNT: &str = "111111111111";
@@ -159,11 +161,11 @@ pub fn capture_logs() -> LogCapture {
         .get_or_init(|| {
             let capture = LogCapture::default();
             let writer = capture.clone();
-            tracing_subscriber::fmt()
-                .with_env_filter(trustlink_aws::logging::filter("trace"))
+            let layer = tracing_subscriber::fmt::layer()
                 .with_writer(move || writer.clone())
                 .with_ansi(false)
-                .init();
+                .with_filter(trustlink_aws::logging::filter("trace"));
+            tracing_subscriber::registry().with(layer).init();
             capture
         })
         .clone()
