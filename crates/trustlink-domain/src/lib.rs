@@ -4,6 +4,7 @@
 pub mod error;
 pub mod evaluate;
 pub mod identity_policy;
+pub mod incident;
 pub mod policy;
 mod props;
 pub mod record;

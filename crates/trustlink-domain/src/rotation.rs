@@ -18,6 +18,10 @@ pub struct Ask {
     pub end_grace: bool,
     /// Deactivate a previous key even though it was used after the switch.
     pub release_holds: bool,
+    /// Delete an inactive previous key now rather than a grace period after its
+    /// deactivation (the rotator's `Compromised` command: the key leaked, nobody may switch
+    /// it back on).
+    pub delete_previous_now: bool,
 }
 
 /// The link's rotation settings, in seconds.
@@ -293,7 +297,7 @@ pub fn next_access_key_step(v: &AccessKeyView, p: Periods, now: i64, ask: Ask) -
             // inactive key can be switched back on, a deleted one cannot.
             Some(_) => {
                 let until = v.current_since + 2 * p.grace;
-                if now >= until {
+                if ask.delete_previous_now || now >= until {
                     DeletePrevious
                 } else {
                     Wait { until }
@@ -378,6 +382,7 @@ mod tests {
         force: true,
         end_grace: false,
         release_holds: false,
+        delete_previous_now: false,
     };
 
     #[test]
@@ -525,6 +530,16 @@ mod tests {
                 until: T0 + 48 * HOUR
             },
             "EndGrace never deletes early"
+        );
+        let compromised = Ask {
+            end_grace: true,
+            delete_previous_now: true,
+            ..Ask::default()
+        };
+        assert_eq!(
+            next_access_key_step(&v, p, T0 + 1, compromised),
+            K::DeletePrevious,
+            "a compromised key is deleted as soon as it is inactive"
         );
         v.keys = keys(&[("A", true), ("B", true)]);
         v.previous_last_used = Some(T0 + 10);
