@@ -4,7 +4,9 @@
 #![cfg_attr(not(test), warn(clippy::too_many_lines))]
 
 pub mod accounts;
+pub mod calls;
 pub mod config;
+pub mod emf;
 mod error;
 mod iam;
 pub mod logging;
@@ -15,6 +17,7 @@ mod op;
 pub mod ports;
 pub mod probe;
 mod secrets;
+mod sqs;
 mod sts;
 
 pub use accounts::{AccountAccess, DEFAULT_ADMIN_ROLE_NAME};
@@ -25,4 +28,5 @@ pub use iam::IamAdapter;
 pub use memory::MemoryCloud;
 pub use not_found::NotFoundExt;
 pub use secrets::SecretsAdapter;
+pub use sqs::SqsQueue;
 pub use sts::StsAdapter;

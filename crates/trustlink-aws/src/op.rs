@@ -101,6 +101,9 @@ ops! {
         ListAttachedGroupPolicies => "list_attached_group_policies",
         ListLocalPolicies => "list_local_policies",
     ]
+    "Queue": [
+        SendMessageBatch => "send_message_batch",
+    ]
 }
 
 impl std::fmt::Display for Op {
@@ -137,7 +140,8 @@ mod tests {
                 "AccessKeys",
                 "Secrets",
                 "Sts",
-                "Inventory"
+                "Inventory",
+                "Queue"
             ]
         );
         assert_eq!(Op::CreateRole.to_string(), "create_role");

@@ -459,3 +459,37 @@ pub trait Inventory: Send + Sync {
         path_prefix: &str,
     ) -> impl Future<Output = AwsResult<Vec<PolicySummary>>> + Send;
 }
+
+/// A message for a FIFO queue. Messages of one group are delivered one batch at a time, in
+/// order; a second message with the same deduplication id within SQS's five-minute window is
+/// accepted and dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueMessage {
+    pub body: String,
+    pub group_id: String,
+    pub deduplication_id: String,
+}
+
+/// SendMessageBatch's limits: entries per call, and bytes of all bodies together.
+pub const QUEUE_BATCH_ENTRIES: usize = 10;
+pub const QUEUE_BATCH_BYTES: usize = 256 * 1024;
+
+/// A message of a batch the queue did not take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedMessage {
+    /// Its position in the batch sent.
+    pub index: usize,
+    /// The request was wrong (resending it cannot help), rather than a fault on SQS's side.
+    pub sender_fault: bool,
+    pub reason: String,
+}
+
+/// The rotator's fan-out queue (one FIFO queue, known to the adapter).
+pub trait Queue: Send + Sync {
+    /// Sends at most [`QUEUE_BATCH_ENTRIES`] messages, [`QUEUE_BATCH_BYTES`] of bodies, in one
+    /// call. Returns the messages the queue refused (an empty list: all were taken).
+    fn send_message_batch(
+        &self,
+        messages: &[QueueMessage],
+    ) -> impl Future<Output = AwsResult<Vec<RefusedMessage>>> + Send;
+}

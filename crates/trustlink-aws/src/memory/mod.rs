@@ -22,6 +22,7 @@
 mod access_keys;
 mod inventory;
 mod policies;
+mod queue;
 mod roles;
 mod secrets;
 mod sts;
@@ -35,6 +36,7 @@ use trustlink_domain::AccountId;
 use crate::ports::{AwsResult, Cloud, Credentials};
 use crate::{AwsError, ErrorKind, DEFAULT_ADMIN_ROLE_NAME};
 
+pub use queue::MemoryQueue;
 pub use secrets::MemorySecrets;
 pub use sts::MemorySts;
 
