@@ -50,7 +50,7 @@ impl AccountAccess {
         self.inner
             .home
             .get_or_try_init(|| async {
-                let me = StsAdapter::new(aws_sdk_sts::Client::new(&self.inner.base))
+                let me = StsAdapter::new(crate::config::sts_client(&self.inner.base, None))
                     .caller_identity()
                     .await?;
                 AccountId::parse("caller account", &me.account)
@@ -87,20 +87,21 @@ impl AccountAccess {
     }
 
     pub async fn iam(&self, account: &AccountId) -> Result<IamAdapter, AwsError> {
-        Ok(IamAdapter::new(aws_sdk_iam::Client::new(
-            &self.config_for(account).await?,
-        )))
+        let config = self.config_for(account).await?;
+        Ok(IamAdapter::new(crate::config::iam_client(&config, account)))
     }
 
     pub async fn sts(&self, account: &AccountId) -> Result<StsAdapter, AwsError> {
-        Ok(StsAdapter::new(aws_sdk_sts::Client::new(
-            &self.config_for(account).await?,
+        let config = self.config_for(account).await?;
+        Ok(StsAdapter::new(crate::config::sts_client(
+            &config,
+            Some(account),
         )))
     }
 
     /// Secrets live in the hub account.
     pub fn secrets(&self) -> SecretsAdapter {
-        SecretsAdapter::new(aws_sdk_secretsmanager::Client::new(&self.inner.base))
+        SecretsAdapter::new(crate::config::secrets_client(&self.inner.base))
     }
 
     /// STS as whoever holds `credentials` (a link's access key, or an assumed role's session):
@@ -122,7 +123,7 @@ impl AccountAccess {
             .to_builder()
             .credentials_provider(SharedCredentialsProvider::new(creds))
             .build();
-        StsAdapter::new(aws_sdk_sts::Client::new(&config))
+        StsAdapter::new(crate::config::sts_client(&config, None))
     }
 }
 

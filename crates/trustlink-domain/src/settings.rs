@@ -26,6 +26,9 @@ pub struct Settings {
     pub secrets_kms_key_id: Option<String>,
     /// Links the rotator works on at once.
     pub rotation_concurrency: usize,
+    /// The FIFO queue the rotator's scheduled run fans the links out to; `None`: the
+    /// scheduled run rotates every link itself.
+    pub rotation_queue_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -37,6 +40,7 @@ impl Default for Settings {
             managed_policy_allowlist: None,
             secrets_kms_key_id: None,
             rotation_concurrency: DEFAULT_ROTATION_CONCURRENCY,
+            rotation_queue_url: None,
         }
     }
 }
@@ -52,8 +56,8 @@ fn list(value: &str) -> Vec<String> {
 
 impl Settings {
     /// Reads `TRUSTLINK_ADMIN_ROLE_NAME`, `TRUSTLINK_ROLE_PATHS`, `TRUSTLINK_POLICY_PATH`,
-    /// `TRUSTLINK_MANAGED_POLICY_ALLOWLIST`, `TRUSTLINK_SECRETS_KMS_KEY_ID` and
-    /// `TRUSTLINK_ROTATION_CONCURRENCY`.
+    /// `TRUSTLINK_MANAGED_POLICY_ALLOWLIST`, `TRUSTLINK_SECRETS_KMS_KEY_ID`,
+    /// `TRUSTLINK_ROTATION_CONCURRENCY` and `TRUSTLINK_ROTATION_QUEUE_URL`.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ValidationError> {
         let d = Settings::default();
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
@@ -69,6 +73,9 @@ impl Settings {
             Some(v) => concurrency("TRUSTLINK_ROTATION_CONCURRENCY", &v)?,
             None => d.rotation_concurrency,
         };
+        let rotation_queue_url = get("TRUSTLINK_ROTATION_QUEUE_URL")
+            .map(|v| queue_url("TRUSTLINK_ROTATION_QUEUE_URL", &v))
+            .transpose()?;
         Ok(Self {
             admin_role_name,
             role_paths,
@@ -76,6 +83,7 @@ impl Settings {
             managed_policy_allowlist: get("TRUSTLINK_MANAGED_POLICY_ALLOWLIST").map(|v| list(&v)),
             secrets_kms_key_id: get("TRUSTLINK_SECRETS_KMS_KEY_ID"),
             rotation_concurrency,
+            rotation_queue_url,
         })
     }
 
@@ -110,6 +118,40 @@ fn concurrency(field: &str, value: &str) -> Result<usize, ValidationError> {
             field,
             format!("must be a whole number from 1 to {MAX_ROTATION_CONCURRENCY} (got {value:?})"),
         )),
+    }
+}
+
+/// An SQS FIFO queue's URL, `https://<host>/<account id>/<name>.fifo` (`http` for a local
+/// emulator); the name is 1 to 80 of `[A-Za-z0-9_-]` ending in `.fifo`. Only a FIFO queue has
+/// the message groups that keep one account's links to one worker at a time.
+fn queue_url(field: &str, value: &str) -> Result<String, ValidationError> {
+    let value = value.trim();
+    let path = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"))
+        .and_then(|rest| rest.split_once('/'))
+        .filter(|(host, _)| !host.is_empty() && !host.contains(char::is_whitespace));
+    let ok = path
+        .and_then(|(_, path)| path.split_once('/'))
+        .is_some_and(|(account, name)| {
+            let stem = name.strip_suffix(".fifo").unwrap_or_default();
+            account.len() == 12
+                && account.bytes().all(|b| b.is_ascii_digit())
+                && !stem.is_empty()
+                && name.len() <= 80
+                && stem
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    if ok {
+        Ok(value.to_string())
+    } else {
+        Err(ValidationError::new(
+            field,
+            format!(
+                "must be an SQS FIFO queue URL, https://sqs.<region>.amazonaws.com/<account id>/<name>.fifo (got {value:?})"
+            ),
+        ))
     }
 }
 
@@ -203,6 +245,31 @@ mod tests {
                     "TRUSTLINK_ROTATION_CONCURRENCY: must be a whole number from 1 to 64 (got {bad:?})"
                 )
             );
+        }
+    }
+
+    #[test]
+    fn rotation_queue_url_is_read_and_checked() {
+        assert_eq!(from(&[]).unwrap().rotation_queue_url, None);
+        for good in [
+            "https://sqs.us-east-1.amazonaws.com/123456789012/trustlink-rotation.fifo",
+            "http://127.0.0.1:5000/123456789012/q_1.fifo",
+        ] {
+            let s = from(&[("TRUSTLINK_ROTATION_QUEUE_URL", good)]).unwrap();
+            assert_eq!(s.rotation_queue_url.as_deref(), Some(good));
+        }
+        for bad in [
+            "sqs.us-east-1.amazonaws.com/123456789012/q.fifo",
+            "https://sqs.us-east-1.amazonaws.com/123456789012/standard-queue",
+            "https://sqs.us-east-1.amazonaws.com/1234/q.fifo",
+            "https://sqs.us-east-1.amazonaws.com/123456789012/.fifo",
+            "https://sqs.us-east-1.amazonaws.com/123456789012/a b.fifo",
+            "https:///123456789012/q.fifo",
+            "ftp://sqs.us-east-1.amazonaws.com/123456789012/q.fifo",
+        ] {
+            let e = from(&[("TRUSTLINK_ROTATION_QUEUE_URL", bad)]).unwrap_err();
+            assert_eq!(e.field, "TRUSTLINK_ROTATION_QUEUE_URL", "{bad}");
+            assert!(e.rule.contains("SQS FIFO queue URL"), "{bad}: {e}");
         }
     }
 
