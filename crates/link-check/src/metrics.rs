@@ -1,12 +1,9 @@
-//! CloudWatch embedded metric format (EMF): one JSON line per metric on stdout, which
-//! Lambda's log pipeline turns into metrics of the namespace `TrustLink/LinkCheck`.
-//!
-//! Written by hand: the maintained EMF crate (`metrics_cloudwatch_embedded`) is a recorder
-//! for the `metrics` facade, with global state, its own Lambda layer (lambda_http by
-//! default) and flushes at the end of each invocation; these are a handful of counts per
-//! invocation, and the format is one documented JSON object.
+//! link-check's metrics: one embedded-metric-format line per metric on stdout (each metric
+//! has its own dimension value), which Lambda's log pipeline turns into metrics of the
+//! namespace `TrustLink/LinkCheck`. The format is written by [`trustlink_aws::emf`].
 
-use serde_json::{json, Value};
+use serde_json::Value;
+use trustlink_aws::emf;
 
 use crate::audit::AuditReport;
 use crate::diagnose::Diagnosis;
@@ -79,41 +76,27 @@ pub fn for_diagnosis(d: &Diagnosis) -> Vec<Metric> {
 
 /// The EMF line of one metric at `timestamp_ms`.
 pub fn line(m: &Metric, timestamp_ms: i64) -> Value {
-    let dimensions: Vec<Vec<&str>> = match &m.dimension {
-        Some((k, _)) => vec![vec![k]],
-        None => vec![vec![]],
+    let dimensions: Vec<(&str, &str)> = m.dimension.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let value = emf::Metric {
+        name: m.name.to_string(),
+        unit: emf::Unit::Count,
+        value: m.value,
     };
-    let mut v = json!({
-        "_aws": {
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": NAMESPACE,
-                "Dimensions": dimensions,
-                "Metrics": [{"Name": m.name, "Unit": "Count"}],
-            }],
-        },
-        m.name: m.value,
-    });
-    if let Some((k, value)) = &m.dimension {
-        v[*k] = json!(value);
-    }
-    v
+    emf::document(NAMESPACE, &dimensions, &[value], timestamp_ms)
 }
 
-/// Prints the metrics, one line each (stdout: where Lambda's log agent reads EMF).
+/// Prints the metrics, one line each.
 pub fn emit(metrics: &[Metric]) {
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default();
+    let now_ms = emf::now_ms();
     for m in metrics {
-        println!("{}", line(m, now_ms));
+        emf::print(&line(m, now_ms));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn lines_are_emf() {
