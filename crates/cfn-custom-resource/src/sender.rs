@@ -1,7 +1,7 @@
 //! Delivering the response body to the presigned ResponseURL.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full, Limited};
@@ -78,6 +78,9 @@ pub enum SendError {
     /// The ResponseURL is not a usable http(s) URL.
     #[error("the ResponseURL is not a valid http(s) URL")]
     InvalidUrl,
+    /// The HTTPS client could not be set up (no crypto provider, no root certificate).
+    #[error("cannot set up the HTTPS client: {0}")]
+    NoClient(String),
 }
 
 impl SendError {
@@ -87,7 +90,7 @@ impl SendError {
             SendError::Rejected { attempts, .. } | SendError::Unreachable { attempts, .. } => {
                 *attempts
             }
-            SendError::InvalidUrl => 0,
+            SendError::InvalidUrl | SendError::NoClient(_) => 0,
         }
     }
 }
@@ -126,35 +129,36 @@ impl RetryPolicy {
     }
 }
 
+type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
 /// PUTs responses over HTTPS (or plain HTTP) with hyper and rustls.
+///
+/// The client, and with it the system's root certificates, is made on the first send, not
+/// in [`HttpSender::new`]: reading and parsing the roots was most of a function's init
+/// (issue 13.5), and a function that is never sent a custom-resource request never needs them.
 #[derive(Clone)]
 pub struct HttpSender {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    /// Shared by clones; a failure to set up is kept too (it would fail the same way again).
+    client: Arc<OnceLock<Result<HttpsClient, String>>>,
     policy: RetryPolicy,
 }
 
 impl HttpSender {
-    /// A sender trusting the system's root certificates, with the default [`RetryPolicy`].
-    ///
-    /// Fails when no root certificate can be loaded (or rustls has no usable crypto
-    /// provider) rather than later on every delivery.
+    /// A sender trusting the system's root certificates (loaded on the first send), with the
+    /// default [`RetryPolicy`].
     pub fn new() -> Result<Self, Error> {
-        // rustls panics when it cannot pick a process-wide crypto provider (several enabled
-        // in the build, none installed); that is a setup error, not a reason to abort.
-        let builder = std::panic::catch_unwind(|| HttpsConnectorBuilder::new().with_native_roots())
-            .map_err(|_| Error::HttpClient("rustls has no usable crypto provider".to_owned()))?
-            .map_err(|e| Error::HttpClient(format!("no usable native root certificates: {e}")))?;
-        // Presigned S3 URLs are https; plain http is accepted for local endpoints and tests.
-        let connector = builder.https_or_http().enable_http1().build();
-        let client = Client::builder(TokioExecutor::new())
-            // Lambda freezes the process between invocations, so a pooled connection is
-            // likely dead by the next response; each invocation sends one PUT anyway.
-            .pool_max_idle_per_host(0)
-            .build(connector);
         Ok(HttpSender {
-            client,
+            client: Arc::default(),
             policy: RetryPolicy::default(),
         })
+    }
+
+    /// The client, made on first use; the error names what is missing.
+    fn client(&self) -> Result<&HttpsClient, SendError> {
+        self.client
+            .get_or_init(https_client)
+            .as_ref()
+            .map_err(|e| SendError::NoClient(e.clone()))
     }
 
     pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
@@ -166,7 +170,7 @@ impl HttpSender {
         &self.policy
     }
 
-    async fn attempt(&self, uri: &http::Uri, body: &Bytes) -> Attempt {
+    async fn attempt(&self, client: &HttpsClient, uri: &http::Uri, body: &Bytes) -> Attempt {
         let request = http::Request::put(uri.clone())
             // S3 signs presigned PUTs without a content type: CloudFormation's documented
             // contract is an empty Content-Type header, and any other value can break the
@@ -178,7 +182,7 @@ impl HttpSender {
             Ok(r) => r,
             Err(_) => return Attempt::Final(SendErrorKind::InvalidUrl),
         };
-        let response = match self.client.request(request).await {
+        let response = match client.request(request).await {
             Ok(r) => r,
             Err(e) => return Attempt::Retry(error_chain(&e)),
         };
@@ -201,6 +205,22 @@ impl HttpSender {
             Attempt::Final(SendErrorKind::Rejected(status.as_u16(), code))
         }
     }
+}
+
+/// A client trusting the system's root certificates.
+fn https_client() -> Result<HttpsClient, String> {
+    // rustls panics when it cannot pick a process-wide crypto provider (several enabled in
+    // the build, none installed); that is a setup error, not a reason to abort.
+    let builder = std::panic::catch_unwind(|| HttpsConnectorBuilder::new().with_native_roots())
+        .map_err(|_| "rustls has no usable crypto provider".to_owned())?
+        .map_err(|e| format!("no usable native root certificates: {e}"))?;
+    // Presigned S3 URLs are https; plain http is accepted for local endpoints and tests.
+    let connector = builder.https_or_http().enable_http1().build();
+    Ok(Client::builder(TokioExecutor::new())
+        // Lambda freezes the process between invocations, so a pooled connection is likely
+        // dead by the next response; each invocation sends one PUT anyway.
+        .pool_max_idle_per_host(0)
+        .build(connector))
 }
 
 enum Attempt {
@@ -226,6 +246,7 @@ impl ResponseSender for HttpSender {
         if !matches!(uri.scheme_str(), Some("https" | "http")) || uri.host().is_none() {
             return Err(SendError::InvalidUrl);
         }
+        let client = self.client()?;
         let body = Bytes::copy_from_slice(body);
         let max_attempts = self.policy.max_attempts.max(1);
         let mut attempts = 0;
@@ -238,10 +259,11 @@ impl ResponseSender for HttpSender {
                 let left = deadline.saturating_duration_since(Instant::now());
                 budget = budget.min(left.max(Duration::from_secs(1)));
             }
-            let outcome = match tokio::time::timeout(budget, self.attempt(&uri, &body)).await {
-                Ok(outcome) => outcome,
-                Err(_) => Attempt::Retry(format!("no answer within {budget:?}")),
-            };
+            let outcome =
+                match tokio::time::timeout(budget, self.attempt(client, &uri, &body)).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => Attempt::Retry(format!("no answer within {budget:?}")),
+                };
             let last_error = match outcome {
                 Attempt::Done(status) => return Ok(Delivery { attempts, status }),
                 Attempt::Final(SendErrorKind::InvalidUrl) => return Err(SendError::InvalidUrl),
