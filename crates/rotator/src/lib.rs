@@ -4,12 +4,13 @@
 pub mod clock;
 pub mod command;
 pub mod guard;
+mod incident;
 pub mod report;
 pub mod rotate;
 pub mod rotation;
 
 pub use clock::{Clock, OffsetClock, SystemClock};
-pub use command::{Command, CommandError};
+pub use command::{Command, CommandError, Incident};
 pub use report::{Action, RunReport};
 pub use rotate::{Limits, Rotator};
 
@@ -38,7 +39,18 @@ pub enum RotatorError {
 /// One invocation: the scheduled event rotates what is due; console events force, filter or
 /// dry-run. Returns the run's report as JSON.
 pub async fn handle<C: Cloud>(rotator: &Rotator<C>, event: &Value) -> Result<Value, RotatorError> {
-    let command = Command::from_event(event)?;
+    handle_invocation(rotator, event, None).await
+}
+
+/// [`handle`], with the invocation's caller identity (from the Lambda context, when it has
+/// one), which a suspension records as who asked.
+pub async fn handle_invocation<C: Cloud>(
+    rotator: &Rotator<C>,
+    event: &Value,
+    caller: Option<&str>,
+) -> Result<Value, RotatorError> {
+    let mut command = Command::from_event(event)?;
+    command.requested_by = caller.map(String::from);
     let report = rotator.run(&command).await?;
     let failed = report.failed_links();
     if command.scheduled && !failed.is_empty() {

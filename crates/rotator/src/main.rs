@@ -31,7 +31,15 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     );
     let rotator = &rotator;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        rotator::guard::contain(rotator::handle(rotator, &event.payload)).await
+        // Who asked, for a suspension's record: the caller's Cognito identity, the only
+        // caller identity Lambda's context carries.
+        let caller = event
+            .context
+            .identity
+            .as_ref()
+            .map(|i| i.identity_id.clone());
+        let run = rotator::handle_invocation(rotator, &event.payload, caller.as_deref());
+        rotator::guard::contain(run).await
     }))
     .await
 }

@@ -18,6 +18,13 @@ pub enum Action {
     Failed,
     /// Dry run: what would happen.
     Planned,
+    /// The link is suspended: the rotation was not run, nothing changed (`Resume` to rotate);
+    /// or, for the `Suspend` command, the link is now suspended.
+    Suspended,
+    /// `Revoke` (and `Compromised`): sessions issued before a time are denied.
+    Revoked,
+    /// `Resume`: what the suspension changed is undone.
+    Resumed,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -40,12 +47,75 @@ impl From<Outcome> for RotationReport {
     }
 }
 
+/// The result of an incident command on one link: `command` is the console field
+/// (`Revoke`, `Suspend`, `Resume`, `Compromised`).
+#[derive(Debug, Clone, Serialize)]
+pub struct IncidentReport {
+    pub command: &'static str,
+    pub action: Action,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<String>,
+    /// What stopped working and when (named, never the value: a key id, "the previous
+    /// external ID", "sessions issued before ...").
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stopped_working: Vec<Stopped>,
+}
+
+/// One old value or session set that no longer works.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Stopped {
+    pub what: String,
+    /// ISO 8601, UTC.
+    pub at: String,
+}
+
+impl IncidentReport {
+    pub fn new(command: &'static str, o: Outcome) -> Self {
+        let RotationReport {
+            action,
+            detail,
+            steps,
+        } = o.into();
+        Self {
+            command,
+            action,
+            detail,
+            steps,
+            stopped_working: Vec::new(),
+        }
+    }
+
+    fn as_rotation(&self) -> (Action, &str) {
+        (self.action, &self.detail)
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct LinkReport {
     pub link: String,
-    pub external_id: RotationReport,
+    /// Absent for the incident commands that rotate nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<RotationReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_key: Option<RotationReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incident: Option<IncidentReport>,
+}
+
+impl LinkReport {
+    /// Every result of the link: its rotations' and its incident command's.
+    fn results(&self) -> impl Iterator<Item = (Action, &str)> {
+        self.external_id
+            .iter()
+            .chain(self.access_key.as_ref())
+            .map(|r| (r.action, r.detail.as_str()))
+            .chain(self.incident.as_ref().map(IncidentReport::as_rotation))
+    }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -61,6 +131,13 @@ pub struct Summary {
     pub skipped: usize,
     pub failed: usize,
     pub planned: usize,
+    // Absent when zero: the summary of a rotation run reads as it always has.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub suspended: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub revoked: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub resumed: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -77,11 +154,8 @@ impl RunReport {
             links: links.len(),
             ..Summary::default()
         };
-        for r in links
-            .iter()
-            .flat_map(|l| std::iter::once(&l.external_id).chain(l.access_key.as_ref()))
-        {
-            *match r.action {
+        for (action, _) in links.iter().flat_map(LinkReport::results) {
+            *match action {
                 Action::Rotated => &mut s.rotated,
                 Action::Retired => &mut s.retired,
                 Action::Deactivated => &mut s.deactivated,
@@ -92,6 +166,9 @@ impl RunReport {
                 Action::Skipped => &mut s.skipped,
                 Action::Failed => &mut s.failed,
                 Action::Planned => &mut s.planned,
+                Action::Suspended => &mut s.suspended,
+                Action::Revoked => &mut s.revoked,
+                Action::Resumed => &mut s.resumed,
             } += 1;
         }
         Self {
@@ -104,22 +181,16 @@ impl RunReport {
     /// `link: why` of the first failure, for an error message.
     pub fn first_failure(&self) -> Option<String> {
         self.links.iter().find_map(|l| {
-            std::iter::once(&l.external_id)
-                .chain(l.access_key.as_ref())
-                .find(|r| r.action == Action::Failed)
-                .map(|r| format!("{}: {}", l.link, r.detail))
+            l.results()
+                .find(|(action, _)| *action == Action::Failed)
+                .map(|(_, detail)| format!("{}: {detail}", l.link))
         })
     }
 
     pub fn failed_links(&self) -> Vec<&str> {
         self.links
             .iter()
-            .filter(|l| {
-                l.external_id.action == Action::Failed
-                    || l.access_key
-                        .as_ref()
-                        .is_some_and(|a| a.action == Action::Failed)
-            })
+            .filter(|l| l.results().any(|(action, _)| action == Action::Failed))
             .map(|l| l.link.as_str())
             .collect()
     }

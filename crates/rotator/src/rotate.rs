@@ -8,11 +8,13 @@ use futures::stream::{self, StreamExt};
 use tracing::{info, warn};
 use trustlink_aws::ports::{Cloud, Secrets};
 use trustlink_aws::AwsError;
+use trustlink_domain::incident::Suspension;
 use trustlink_domain::record::{self, LinkRecord};
 
 use crate::clock::Clock;
 use crate::command::Command;
-use crate::report::{Action, LinkReport, RotationReport, RunReport};
+use crate::incident::suspended::skipped_for;
+use crate::report::{Action, IncidentReport, LinkReport, RotationReport, RunReport};
 use crate::rotation::access_key::AccessKeyRotation;
 use crate::rotation::driver::drive;
 use crate::rotation::external_id::ExternalIdRotation;
@@ -78,7 +80,7 @@ impl<C: Cloud> Rotator<C> {
                 wanted
                     .iter()
                     .filter(|name| !links.iter().any(|l| &l.link_name == *name))
-                    .map(|name| no_such_link(name)),
+                    .map(|name| no_such_link(name, command)),
             );
             links.retain(|l| wanted.contains(&l.link_name));
         }
@@ -89,7 +91,12 @@ impl<C: Cloud> Rotator<C> {
             "rotation run"
         );
         let done: Vec<LinkReport> = stream::iter(links)
-            .map(|link| async move { self.rotate_link(&link, command).await })
+            .map(|link| async move {
+                match &command.incident {
+                    Some(incident) => self.incident_on_link(&link, incident, command).await,
+                    None => self.rotate_link(&link, command).await,
+                }
+            })
             .buffer_unordered(self.limits.concurrency.max(1))
             .collect()
             .await;
@@ -100,6 +107,11 @@ impl<C: Cloud> Rotator<C> {
     }
 
     async fn rotate_link(&self, rec: &LinkRecord, command: &Command) -> LinkReport {
+        match self.suspension(rec).await {
+            Ok(None) => {}
+            Ok(Some(s)) => return suspended_link(rec, &s),
+            Err(e) => return failed_link(rec, e.to_string()),
+        }
         let rotator = self;
         let external_id = self
             .rotate(&ExternalIdRotation { rotator, rec }, rec, command)
@@ -114,8 +126,9 @@ impl<C: Cloud> Rotator<C> {
         };
         LinkReport {
             link: rec.link_name.clone(),
-            external_id,
+            external_id: Some(external_id),
             access_key,
+            incident: None,
         }
     }
 
@@ -132,15 +145,53 @@ impl<C: Cloud> Rotator<C> {
     }
 }
 
-fn no_such_link(name: &str) -> LinkReport {
+fn no_such_link(name: &str, command: &Command) -> LinkReport {
+    let detail = format!("no link named {name} in this hub (no secret trustlink/{name})");
+    let failed = RotationReport {
+        action: Action::Failed,
+        detail,
+        steps: vec![],
+    };
+    let incident = command.incident.as_ref().map(|i| IncidentReport {
+        command: i.name(),
+        action: failed.action,
+        detail: failed.detail.clone(),
+        steps: vec![],
+        stopped_working: vec![],
+    });
     LinkReport {
         link: name.to_string(),
-        external_id: RotationReport {
-            action: Action::Failed,
-            detail: format!("no link named {name} in this hub (no secret trustlink/{name})"),
-            steps: vec![],
-        },
+        external_id: incident.is_none().then_some(failed),
         access_key: None,
+        incident,
+    }
+}
+
+/// Both rotations skipped: the link is suspended. Logged as every rotation outcome is.
+fn suspended_link(rec: &LinkRecord, s: &Suspension) -> LinkReport {
+    let report = skipped_for(s);
+    log_outcome(&rec.link_name, "external_id", &report);
+    LinkReport {
+        link: rec.link_name.clone(),
+        access_key: rec.access_key.then(|| report.clone()),
+        external_id: Some(report),
+        incident: None,
+    }
+}
+
+/// Whether the link is suspended could not be read: nothing rotated.
+fn failed_link(rec: &LinkRecord, detail: String) -> LinkReport {
+    let report = RotationReport {
+        action: Action::Failed,
+        detail,
+        steps: vec![],
+    };
+    log_outcome(&rec.link_name, "external_id", &report);
+    LinkReport {
+        link: rec.link_name.clone(),
+        external_id: Some(report),
+        access_key: None,
+        incident: None,
     }
 }
 

@@ -7,13 +7,14 @@ pub mod driver;
 pub mod error;
 pub mod external_id;
 #[cfg(test)]
-mod fixture;
+pub(crate) mod fixture;
 mod probe;
 mod tags;
 
 use std::fmt;
 
 use futures::future::BoxFuture;
+use trustlink_domain::incident::{ResumeStep, RevokeStep, SuspendStep};
 use trustlink_domain::rotation::{AccessKeyStep, Ask, ExternalIdStep};
 
 pub use error::{StepError, StepResult};
@@ -26,6 +27,10 @@ use crate::report::Action;
 pub enum Step {
     ExternalId(ExternalIdStep),
     AccessKey(AccessKeyStep),
+    /// The incident commands' steps (`crate::incident`), driven the same way.
+    Revoke(RevokeStep),
+    Suspend(SuspendStep),
+    Resume(ResumeStep),
 }
 
 /// The report has always written a step as its `Debug` form (`DeleteOrphan("AKIA…")`).
@@ -34,6 +39,9 @@ impl fmt::Display for Step {
         match self {
             Self::ExternalId(s) => write!(f, "{s:?}"),
             Self::AccessKey(s) => write!(f, "{s:?}"),
+            Self::Revoke(s) => write!(f, "{s:?}"),
+            Self::Suspend(s) => write!(f, "{s:?}"),
+            Self::Resume(s) => write!(f, "{s:?}"),
         }
     }
 }
@@ -47,6 +55,24 @@ impl From<ExternalIdStep> for Step {
 impl From<AccessKeyStep> for Step {
     fn from(s: AccessKeyStep) -> Self {
         Self::AccessKey(s)
+    }
+}
+
+impl From<RevokeStep> for Step {
+    fn from(s: RevokeStep) -> Self {
+        Self::Revoke(s)
+    }
+}
+
+impl From<SuspendStep> for Step {
+    fn from(s: SuspendStep) -> Self {
+        Self::Suspend(s)
+    }
+}
+
+impl From<ResumeStep> for Step {
+    fn from(s: ResumeStep) -> Self {
+        Self::Resume(s)
     }
 }
 
