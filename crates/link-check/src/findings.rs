@@ -14,7 +14,8 @@ use crate::trust::{self, assume_statements, principal_account};
 
 /// Inline policies trustlink itself puts on link roles (the deny of revoked sessions):
 /// never drift. The one place that knows their names.
-pub const TRUSTLINK_OWNED_INLINE_POLICIES: &[&str] = &["TrustLinkRevokeSessions"];
+pub const TRUSTLINK_OWNED_INLINE_POLICIES: &[&str] =
+    &[trustlink_domain::incident::REVOKE_POLICY_NAME];
 
 pub const ADMINISTRATOR_ACCESS: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
 
