@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use aws_config::{Region, SdkConfig};
 
+pub mod binaries;
 pub mod cfn;
 pub mod enforce;
 pub mod fakecloud;
@@ -22,6 +23,7 @@ pub mod http;
 pub mod lambda_api;
 pub mod latency;
 pub mod links;
+pub mod recorder;
 pub mod resource;
 pub mod rotator_support;
 use aws_credential_types::Credentials;

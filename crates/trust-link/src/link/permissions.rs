@@ -1,11 +1,13 @@
 //! Step 3: the role's permissions. Managed policies: attach what is new, detach what is
-//! gone; inline policies: put every wanted one, delete the others.
+//! gone; inline policies: put every wanted one, delete the others (but the rotator's
+//! `TrustLinkRevokeSessions`, which an Update keeps).
 
 use std::collections::BTreeSet;
 
 use tracing::info;
 use trustlink_aws::ports::{Cloud, Roles};
 use trustlink_aws::NotFoundExt;
+use trustlink_domain::incident;
 
 use super::plan::Plan;
 use super::LinkService;
@@ -47,10 +49,10 @@ impl<C: Cloud> LinkService<C> {
                 .await
                 .at("iam:PutRolePolicy")?;
         }
-        for name in inline
-            .iter()
-            .filter(|n| !spec.inline_policies.contains_key(*n))
-        {
+        // The rotator's revoke-sessions policy is part of the link: an Update keeps it.
+        for name in inline.iter().filter(|n| {
+            !spec.inline_policies.contains_key(*n) && n.as_str() != incident::REVOKE_POLICY_NAME
+        }) {
             iam.delete_role_policy(role, name)
                 .await
                 .ok_if_not_found()

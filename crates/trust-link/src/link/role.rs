@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use tracing::info;
 use trustlink_aws::ports::{Cloud, RoleDefinition, RoleInfo, Roles};
-use trustlink_domain::policy;
 use trustlink_domain::record::tag;
+use trustlink_domain::{incident, policy};
 
 use super::plan::Plan;
 use super::undo::Undo;
@@ -32,8 +32,16 @@ impl<C: Cloud> LinkService<C> {
         undo: &mut Vec<Undo>,
     ) -> Result<(), LinkError> {
         let spec = plan.spec;
-        let trust =
+        let mut trust =
             policy::trust_policy(&spec.trusted_principal, &plan.accepted(), &spec.conditions);
+        // A suspension (the rotator's Suspend) is lifted only by Resume, never by an Update.
+        if plan
+            .existing_role
+            .as_ref()
+            .is_some_and(|r| incident::is_suspended(&r.trust_policy))
+        {
+            trust = incident::with_suspension(&trust, &spec.trusted_principal.arn());
+        }
         let tags = role_tags(plan);
         let Some(role) = &plan.existing_role else {
             let def = RoleDefinition {
@@ -91,7 +99,7 @@ impl<C: Cloud> LinkService<C> {
         let stale: Vec<String> = role
             .tags
             .keys()
-            .filter(|k| !tags.contains_key(*k))
+            .filter(|k| !tags.contains_key(*k) && !incident::tag::ALL.contains(&k.as_str()))
             .cloned()
             .collect();
         iam.untag_role(name, &stale).await.at("iam:UntagRole")?;
