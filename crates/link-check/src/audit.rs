@@ -11,7 +11,7 @@ use trustlink_aws::ports::{
 };
 use trustlink_aws::AwsError;
 use trustlink_domain::record::{self, tag, LinkRecord};
-use trustlink_domain::AccountId;
+use trustlink_domain::{arn, AccountId, Principal};
 
 use crate::findings::{self, Finding, GrantState, Kind, LinkFacts, RoleFacts, Rules};
 use crate::links::{self, LinkState};
@@ -230,9 +230,7 @@ async fn default_accounts<C: Cloud>(
     accounts.insert(checker.cloud.home_account().await?);
     for r in records {
         accounts.extend(r.role().map(|(a, _)| a));
-        let trusted = crate::trust::principal_account(&r.trusted_principal)
-            .and_then(|a| AccountId::parse("principal", a).ok());
-        accounts.extend(trusted);
+        accounts.insert(r.trusted_principal.account().clone());
     }
     Ok(accounts)
 }
@@ -292,10 +290,7 @@ async fn role_facts<I: Inventory + Roles + Policies>(
             iam.get_role_policy(&summary.name, name).await?,
         ));
     }
-    for arn in attached
-        .iter()
-        .filter(|a| !a.starts_with("arn:aws:iam::aws:"))
-    {
+    for arn in attached.iter().filter(|a| !arn::is_aws_managed_policy(a)) {
         documents.push((arn.clone(), iam.get_policy_document(arn).await?));
     }
     Ok(RoleFacts {
@@ -406,20 +401,21 @@ async fn grant_state<C: Cloud>(
     let Some(arn) = rec.grant_policy_arn.as_deref() else {
         return Ok(GrantState::NotManaged);
     };
-    let Some(account) = crate::trust::principal_account(&rec.trusted_principal)
-        .and_then(|a| AccountId::parse("principal", a).ok())
-    else {
+    let principal = &rec.trusted_principal;
+    // An account root is never granted (the link's rules refuse it).
+    if matches!(principal, Principal::Account { .. }) {
         return Ok(GrantState::NotManaged);
-    };
-    let iam = checker.cloud.iam(&account).await?;
+    }
+    let iam = checker.cloud.iam(principal.account()).await?;
     if !iam.policy_exists(arn).await? {
         return Ok(GrantState::Missing);
     }
-    let name = rec.trusted_principal.rsplit('/').next().unwrap_or_default();
-    let attached = if rec.trusted_principal.contains(":role/") {
-        iam.list_attached_role_policies(name).await
-    } else {
-        iam.list_attached_user_policies(name).await
+    let attached = match principal {
+        Principal::Role { name, .. } => iam.list_attached_role_policies(name).await,
+        _ => {
+            iam.list_attached_user_policies(principal.name().unwrap_or_default())
+                .await
+        }
     };
     match attached {
         Ok(list) if list.iter().any(|a| a == arn) => Ok(GrantState::Attached),

@@ -8,6 +8,7 @@ use serde_json::Value;
 use tracing::info;
 use trustlink_aws::ports::{Cloud, Inventory, Policies, Roles, Users};
 use trustlink_aws::AwsError;
+use trustlink_domain::arn::{self, Partition};
 use trustlink_domain::evaluate::{
     evaluate_identity, evaluate_trust, Decision, FailReason, FailedCondition, RequestContext,
 };
@@ -268,14 +269,17 @@ where
         jiff::Timestamp::from_second(now).map_err(|e| DiagnoseError::BadCaller(e.to_string()))?;
     let bad = |e: trustlink_domain::evaluate::ContextError| DiagnoseError::BadCaller(e.to_string());
     let parts: Vec<&str> = req.caller.splitn(6, ':').collect();
-    let (service, account, resource) = match parts.as_slice() {
-        ["arn", _, service, _, account, resource] => (*service, *account, *resource),
-        _ => {
-            return Err(DiagnoseError::BadCaller(format!(
-                "'{}' is not a user, role, root or assumed-role session ARN",
-                req.caller
-            )))
+    let parsed = match parts.as_slice() {
+        ["arn", p, service, _, account, resource] => {
+            Partition::parse(p).map(|p| (p, *service, *account, *resource))
         }
+        _ => None,
+    };
+    let Some((partition, service, account, resource)) = parsed else {
+        return Err(DiagnoseError::BadCaller(format!(
+            "'{}' is not a user, role, root or assumed-role session ARN",
+            req.caller
+        )));
     };
     let acct = AccountId::parse("Caller", account).map_err(|e| DiagnoseError::BadCaller(e.rule))?;
     let (mut ctx, chained, identity) = if service == "sts" {
@@ -285,7 +289,7 @@ where
             .unwrap_or_default();
         let role_arn = match &req.caller_role_arn {
             Some(arn) => arn.clone(),
-            None => session_role(checker, &acct, name).await,
+            None => session_role(checker, partition, &acct, name).await,
         };
         (
             RequestContext::for_session(&req.caller, &role_arn, at).map_err(bad)?,
@@ -294,7 +298,7 @@ where
         )
     } else if let Some(path_name) = resource.strip_prefix("role/") {
         let name = path_name.rsplit('/').next().unwrap_or_default().to_string();
-        let session = format!("arn:aws:sts::{account}:assumed-role/{name}/diagnose");
+        let session = arn::assumed_role(partition, &acct, &name, "diagnose");
         (
             RequestContext::for_session(&session, &req.caller, at).map_err(bad)?,
             true,
@@ -323,13 +327,18 @@ where
 }
 
 /// The ARN of a session's role, with its path when the caller's account can be read.
-async fn session_role<C: Cloud>(checker: &Checker<C>, account: &AccountId, name: &str) -> String {
+async fn session_role<C: Cloud>(
+    checker: &Checker<C>,
+    partition: Partition,
+    account: &AccountId,
+    name: &str,
+) -> String {
     if let Ok(iam) = checker.cloud.iam(account).await {
         if let Ok(role) = iam.get_role(name).await {
             return role.arn;
         }
     }
-    format!("arn:aws:iam::{account}:role/{name}")
+    arn::role(partition, account, "/", name)
 }
 
 fn trust_steps(

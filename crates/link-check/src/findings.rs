@@ -5,8 +5,9 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 use serde_json::Value;
-use trustlink_domain::policy;
+use trustlink_domain::arn::{self, Partition};
 use trustlink_domain::rotation::{DAY, HOUR};
+use trustlink_domain::{policy, Principal};
 
 use crate::iso;
 use crate::links::LinkState;
@@ -17,7 +18,14 @@ use crate::trust::{self, assume_statements, principal_account};
 pub const TRUSTLINK_OWNED_INLINE_POLICIES: &[&str] =
     &[trustlink_domain::incident::REVOKE_POLICY_NAME];
 
-pub const ADMINISTRATOR_ACCESS: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
+/// The AWS managed policy that grants everything (its ARN is in the role's partition).
+pub const ADMINISTRATOR_ACCESS: &str = "AdministratorAccess";
+
+/// Whether `policy_arn` is [`ADMINISTRATOR_ACCESS`], in whichever partition it names.
+fn is_administrator_access(policy_arn: &str) -> bool {
+    Partition::of_arn(policy_arn)
+        .is_some_and(|p| policy_arn == arn::aws_managed_policy(p, ADMINISTRATOR_ACCESS))
+}
 
 /// The rotation period assumed for a link that does not rotate.
 pub const DEFAULT_MAX_AGE_DAYS: i64 = 90;
@@ -259,10 +267,10 @@ fn allows_everything(document: &Value) -> bool {
 }
 
 fn admin_access(role: &RoleFacts) -> Option<(String, String)> {
-    if role.attached.iter().any(|a| a == ADMINISTRATOR_ACCESS) {
+    if let Some(admin) = role.attached.iter().find(|a| is_administrator_access(a)) {
         return Some((
             "AdministratorAccess is attached: whoever the trust policy admits administers this account".into(),
-            format!("aws iam detach-role-policy --role-name {} --policy-arn {ADMINISTRATOR_ACCESS} (attach only what the consumer needs)", role.name),
+            format!("aws iam detach-role-policy --role-name {} --policy-arn {admin} (attach only what the consumer needs)", role.name),
         ));
     }
     let (name, _) = role.documents.iter().find(|(_, d)| allows_everything(d))?;
@@ -339,9 +347,9 @@ pub fn link_findings(f: &LinkFacts, now: i64) -> Vec<Finding> {
     out
 }
 
-fn attach_command(principal: &str, policy_arn: &str) -> String {
-    let name = principal.rsplit('/').next().unwrap_or_default();
-    if principal.contains(":role/") {
+fn attach_command(principal: &Principal, policy_arn: &str) -> String {
+    let name = principal.name().unwrap_or_default();
+    if matches!(principal, Principal::Role { .. }) {
         format!("aws iam attach-role-policy --role-name {name} --policy-arn {policy_arn}")
     } else {
         format!("aws iam attach-user-policy --user-name {name} --policy-arn {policy_arn}")
@@ -354,7 +362,7 @@ fn trust_drift(state: &LinkState, role: &RoleFacts, now: i64) -> Vec<String> {
     let mut out = Vec::new();
     if !policy::admits(
         &role.trust_policy,
-        &r.trusted_principal,
+        &r.trusted_principal.arn(),
         state.current.expose(),
     ) {
         out.push("the trust policy does not accept the link's AWSCURRENT external ID".into());
@@ -370,7 +378,7 @@ fn trust_drift(state: &LinkState, role: &RoleFacts, now: i64) -> Vec<String> {
     let others: BTreeSet<String> = assume_statements(&role.trust_policy)
         .into_iter()
         .flat_map(|s| s.principals)
-        .filter(|p| *p != r.trusted_principal)
+        .filter(|p| *p != r.trusted_principal.arn())
         .collect();
     if !others.is_empty() {
         let list: Vec<String> = others.into_iter().collect();
@@ -546,8 +554,12 @@ mod tests {
         old.last_used = Some(NOW - 100 * DAY);
         assert_eq!(kinds(&old, &none), vec![Kind::UnusedRole]);
         let mut admin = role(allow(partner.clone(), with_id.clone()));
-        admin.attached = vec![ADMINISTRATOR_ACCESS.into()];
+        admin.attached = vec!["arn:aws:iam::aws:policy/AdministratorAccess".into()];
         assert_eq!(kinds(&admin, &none), vec![Kind::AdminAccess]);
+        admin.attached = vec!["arn:aws-cn:iam::aws:policy/AdministratorAccess".into()];
+        assert_eq!(kinds(&admin, &none), vec![Kind::AdminAccess]);
+        admin.attached = vec![format!("arn:aws:iam::{OWN}:policy/AdministratorAccess")];
+        assert_eq!(kinds(&admin, &none), vec![]);
         admin.attached.clear();
         admin.documents = vec![(
             "Everything".into(),
@@ -574,7 +586,8 @@ mod tests {
             record: LinkRecord {
                 link_name: "l".into(),
                 role_arn: format!("arn:aws:iam::{OWN}:role/r"),
-                trusted_principal: "arn:aws:iam::444455556666:user/u".into(),
+                trusted_principal: Principal::parse("p", "arn:aws:iam::444455556666:user/u")
+                    .unwrap(),
                 grant_policy_arn: Some(
                     "arn:aws:iam::444455556666:policy/trustlink/TrustLink-l".into(),
                 ),

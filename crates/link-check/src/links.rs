@@ -131,7 +131,11 @@ mod tests {
             record: LinkRecord {
                 link_name: "l".into(),
                 role_arn: "arn:aws:iam::111122223333:role/trustlink/l".into(),
-                trusted_principal: "arn:aws:iam::444455556666:user/u".into(),
+                trusted_principal: trustlink_domain::Principal::parse(
+                    "p",
+                    "arn:aws:iam::444455556666:user/u",
+                )
+                .unwrap(),
                 grant_policy_arn: None,
                 user_created: false,
                 access_key: false,

@@ -6,11 +6,12 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::info;
 use trustlink_aws::ports::{Cloud, Credentials, Roles, Secrets, Sts, AWSCURRENT};
-use trustlink_aws::{AwsError, ErrorKind};
+use trustlink_aws::{probe, AwsError, ErrorKind};
+use trustlink_domain::arn;
 use trustlink_domain::evaluate::{evaluate_trust, Decision, RequestContext};
 use trustlink_domain::policy::ASSUME_ROLE;
 use trustlink_domain::record::{self, AccessKeySecret, LinkRecord};
-use trustlink_domain::ExternalId;
+use trustlink_domain::{ExternalId, Principal};
 
 use crate::links::{self, LinkState};
 use crate::trust::Gates;
@@ -185,9 +186,7 @@ async fn gather_and_check<C: Cloud>(
         return Ok((checks, false));
     }
     match read_key(&secrets, &state.record.link_name).await {
-        Ok(creds) => {
-            checks.extend(live_checks(&checker.cloud, &state, &creds, &role_name, now).await)
-        }
+        Ok(creds) => checks.extend(live_checks(&checker.cloud, &state, &creds, now).await),
         Err(e) => checks.push(Check::new(
             "access-key",
             false,
@@ -212,17 +211,23 @@ async fn read_key(secrets: &impl Secrets, link: &str) -> Result<Credentials, Aws
 
 /// The context of the link's own principal, meeting every gate the policy sets (MFA now,
 /// an address of the first allowed range, its organization): what a consumer would bring.
-pub fn probe_context(principal: &str, policy: &Value, now: i64) -> Result<RequestContext, String> {
+pub fn probe_context(
+    principal: &Principal,
+    policy: &Value,
+    now: i64,
+) -> Result<RequestContext, String> {
     let at = jiff::Timestamp::from_second(now).map_err(|e| e.to_string())?;
-    let mut ctx = match principal.split(':').nth(5) {
-        Some(r) if r.starts_with("role/") => {
-            let account = principal.split(':').nth(4).unwrap_or_default();
-            let name = r.rsplit('/').next().unwrap_or_default();
-            let session = format!("arn:aws:sts::{account}:assumed-role/{name}/{PROBE_SESSION}");
-            RequestContext::for_session(&session, principal, at)
+    let mut ctx = match principal {
+        Principal::Role {
+            partition,
+            account,
+            name,
+            ..
+        } => {
+            let session = arn::assumed_role(*partition, account, name, PROBE_SESSION);
+            RequestContext::for_session(&session, &principal.arn(), at)
         }
-        Some(_) => RequestContext::new(principal, at),
-        None => RequestContext::new(&format!("arn:aws:iam::{principal}:root"), at),
+        _ => RequestContext::new(&principal.arn(), at),
     }
     .map_err(|e| e.to_string())?;
     let gates = Gates::of(policy);
@@ -345,7 +350,6 @@ async fn live_checks<C: Cloud>(
     cloud: &C,
     state: &LinkState,
     creds: &Credentials,
-    role_name: &str,
     now: i64,
 ) -> Vec<Check> {
     let probe = Probe {
@@ -360,9 +364,7 @@ async fn live_checks<C: Cloud>(
                 true,
                 "AssumeRole with the link's key and AWSCURRENT succeeded",
             ));
-            let account = probe.role_arn.split(':').nth(4).unwrap_or_default();
-            let expected =
-                format!("arn:aws:sts::{account}:assumed-role/{role_name}/{PROBE_SESSION}");
+            let expected = probe::session_arn(probe.role_arn, PROBE_SESSION).unwrap_or_default();
             checks.push(identity_check(cloud, &session, &expected).await);
         }
         Err(e) => checks.push(Check::new(
@@ -452,7 +454,7 @@ mod tests {
             record: LinkRecord {
                 link_name: "l".into(),
                 role_arn: "arn:aws:iam::111122223333:role/trustlink/l".into(),
-                trusted_principal: USER.into(),
+                trusted_principal: Principal::parse("p", USER).unwrap(),
                 grant_policy_arn: None,
                 user_created: false,
                 access_key: true,

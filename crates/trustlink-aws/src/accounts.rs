@@ -8,6 +8,7 @@ use aws_config::sts::AssumeRoleProvider;
 use aws_config::SdkConfig;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use tokio::sync::{Mutex, OnceCell};
+use trustlink_domain::arn::{self, Partition};
 use trustlink_domain::AccountId;
 
 use crate::ports::{Credentials, Sts};
@@ -69,7 +70,14 @@ impl AccountAccess {
         if let Some(config) = configs.get(account) {
             return Ok(config.clone());
         }
-        let role_arn = format!("arn:aws:iam::{account}:role/{}", self.inner.admin_role_name);
+        // The admin role is in the function's partition, which its region names.
+        let partition = self
+            .inner
+            .base
+            .region()
+            .map(|r| Partition::of_region(r.as_ref()))
+            .unwrap_or_default();
+        let role_arn = arn::role(partition, account, "/", &self.inner.admin_role_name);
         // The provider refreshes its credentials before they expire; the SDK caches them.
         let provider = AssumeRoleProvider::builder(role_arn)
             .session_name("trustlink")

@@ -10,6 +10,9 @@ use tracing::info;
 
 use crate::ports::{CallerIdentity, Cloud, Credentials, Sts};
 use crate::AwsError;
+use trustlink_domain::arn;
+use trustlink_domain::rules::IamArn;
+use trustlink_domain::AccountId;
 
 /// How long a probe keeps trying: `attempts` in all, the pause doubling from `first_delay`
 /// up to `max_delay` (equal delays: a fixed pause).
@@ -96,18 +99,10 @@ pub async fn assume_and_identify<C: Cloud>(
 /// (`arn:<partition>:sts::<account>:assumed-role/<name>/<session>`, the partition and
 /// account taken from the role's ARN); `None` when `role_arn` is not a role ARN.
 pub fn session_arn(role_arn: &str, session: &str) -> Option<String> {
-    let mut parts = role_arn.splitn(6, ':');
-    let (arn, partition, iam, _, account, resource) = (
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-    );
-    let name = resource.strip_prefix("role/")?.rsplit('/').next()?;
-    (arn == "arn" && iam == "iam" && !name.is_empty())
-        .then(|| format!("arn:{partition}:sts::{account}:assumed-role/{name}/{session}"))
+    let role = IamArn::parse("RoleArn", role_arn).ok()?;
+    let account = AccountId::parse("RoleArn", &role.account).ok()?;
+    (role.kind == "role" && !role.name.is_empty())
+        .then(|| arn::assumed_role(role.partition, &account, &role.name, session))
 }
 
 #[cfg(test)]

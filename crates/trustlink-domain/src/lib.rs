@@ -1,6 +1,7 @@
 //! The domain of trustlink, free of any AWS SDK: what a trust link is, the rules it must
 //! follow, the policy documents it is made of, and the secrets it carries.
 
+pub mod arn;
 pub mod error;
 pub mod evaluate;
 pub mod identity_policy;
@@ -16,6 +17,7 @@ pub mod settings;
 pub mod spec;
 pub mod withheld;
 
+pub use arn::Partition;
 pub use error::{ValidationError, ValidationErrors};
 pub use policy::Principal;
 pub use rules::{AccountId, Timestamp};

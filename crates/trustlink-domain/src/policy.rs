@@ -3,6 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::arn::{self, Partition};
 use crate::error::ValidationError;
 use crate::rules::{self, AccountId, IamArn};
 use crate::spec::Conditions;
@@ -11,18 +12,21 @@ pub const POLICY_VERSION: &str = "2012-10-17";
 pub const ASSUME_ROLE: &str = "sts:AssumeRole";
 pub const EXTERNAL_ID_KEY: &str = "sts:ExternalId";
 
-/// Who may assume the role: a whole account (its root), a user or a role.
+/// Who may assume the role: a whole account (its root), a user or a role, in a partition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
     Account {
+        partition: Partition,
         account: AccountId,
     },
     User {
+        partition: Partition,
         account: AccountId,
         path: String,
         name: String,
     },
     Role {
+        partition: Partition,
         account: AccountId,
         path: String,
         name: String,
@@ -30,9 +34,20 @@ pub enum Principal {
 }
 
 impl Principal {
-    /// An account id, `arn:aws:iam::<acct>:root`, or a user or role ARN. Wildcards are refused:
-    /// a trust policy that admits `*` (or `arn:aws:iam::*:...`) hands the role to anyone.
+    /// [`Principal::parse_in`] with a bare account id taken to be in the default partition:
+    /// for values that are ARNs (as every recorded principal is), whose partition they carry.
     pub fn parse(field: &str, value: &str) -> Result<Self, ValidationError> {
+        Self::parse_in(field, value, Partition::default())
+    }
+
+    /// An account id (in `partition`), `arn:<p>:iam::<acct>:root`, or a user or role ARN.
+    /// Wildcards are refused: a trust policy that admits `*` (or `arn:aws:iam::*:...`) hands
+    /// the role to anyone.
+    pub fn parse_in(
+        field: &str,
+        value: &str,
+        partition: Partition,
+    ) -> Result<Self, ValidationError> {
         if value.contains('*') || value.contains('?') {
             return Err(ValidationError::new(
                 field,
@@ -40,7 +55,8 @@ impl Principal {
             ));
         }
         if !value.starts_with("arn:") {
-            return AccountId::parse(field, value).map(|account| Self::Account { account });
+            return AccountId::parse(field, value)
+                .map(|account| Self::Account { partition, account });
         }
         let unsupported = || {
             ValidationError::new(
@@ -56,19 +72,22 @@ impl Principal {
             return Err(unsupported());
         }
         let account = AccountId::parse(field, &arn.account)?;
+        let partition = arn.partition;
         let named = |kind: &str| -> Result<(String, String), ValidationError> {
             rules::check_path(field, &arn.path)?;
             rules::check_name(&format!("{field} ({kind} name)"), &arn.name, 64)?;
             Ok((arn.path.clone(), arn.name.clone()))
         };
         match arn.kind.as_str() {
-            "root" if arn.name.is_empty() => Ok(Self::Account { account }),
+            "root" if arn.name.is_empty() => Ok(Self::Account { partition, account }),
             "user" => named("user").map(|(path, name)| Self::User {
+                partition,
                 account,
                 path,
                 name,
             }),
             "role" => named("role").map(|(path, name)| Self::Role {
+                partition,
                 account,
                 path,
                 name,
@@ -79,26 +98,36 @@ impl Principal {
 
     pub fn account(&self) -> &AccountId {
         match self {
-            Self::Account { account } | Self::User { account, .. } | Self::Role { account, .. } => {
-                account
-            }
+            Self::Account { account, .. }
+            | Self::User { account, .. }
+            | Self::Role { account, .. } => account,
+        }
+    }
+
+    pub fn partition(&self) -> Partition {
+        match self {
+            Self::Account { partition, .. }
+            | Self::User { partition, .. }
+            | Self::Role { partition, .. } => *partition,
         }
     }
 
     /// The ARN IAM shows in a trust policy.
     pub fn arn(&self) -> String {
         match self {
-            Self::Account { account } => format!("arn:aws:iam::{account}:root"),
+            Self::Account { partition, account } => arn::account_root(*partition, account),
             Self::User {
+                partition,
                 account,
                 path,
                 name,
-            } => format!("arn:aws:iam::{account}:user{path}{name}"),
+            } => arn::user(*partition, account, path, name),
             Self::Role {
+                partition,
                 account,
                 path,
                 name,
-            } => format!("arn:aws:iam::{account}:role{path}{name}"),
+            } => arn::role(*partition, account, path, name),
         }
     }
 
@@ -108,6 +137,13 @@ impl Principal {
             Self::Account { .. } => None,
             Self::User { name, .. } | Self::Role { name, .. } => Some(name),
         }
+    }
+}
+
+/// Shown as its ARN (not secret: the trust policy names it).
+impl std::fmt::Display for Principal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.arn())
     }
 }
 
@@ -397,6 +433,7 @@ mod tests {
         assert_eq!(
             role,
             Principal::Role {
+                partition: Partition::Aws,
                 account: AccountId::parse("a", "444455556666").unwrap(),
                 path: "/ci/".into(),
                 name: "Deployer".into()

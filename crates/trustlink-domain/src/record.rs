@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
+use crate::policy::Principal;
 use crate::rules::{AccountId, IamArn};
 use crate::secret::{ExternalId, SecretAccessKey, SecretText};
 use crate::spec::RotationSettings;
@@ -47,7 +48,7 @@ pub mod tag {
 pub struct LinkRecord {
     pub link_name: String,
     pub role_arn: String,
-    pub trusted_principal: String,
+    pub trusted_principal: Principal,
     pub grant_policy_arn: Option<String>,
     /// The trusted user was created by this link (and so may be deleted with it).
     pub user_created: bool,
@@ -62,10 +63,7 @@ impl LinkRecord {
         let mut t = BTreeMap::new();
         t.insert(tag::LINK.into(), self.link_name.clone());
         t.insert(tag::ROLE_ARN.into(), self.role_arn.clone());
-        t.insert(
-            tag::TRUSTED_PRINCIPAL.into(),
-            self.trusted_principal.clone(),
-        );
+        t.insert(tag::TRUSTED_PRINCIPAL.into(), self.trusted_principal.arn());
         t.insert(
             tag::GRANT_POLICY_ARN.into(),
             self.grant_policy_arn.clone().unwrap_or_default(),
@@ -93,7 +91,8 @@ impl LinkRecord {
         t
     }
 
-    /// `None` when the tags are not a link's (a secret someone else put under `trustlink/`).
+    /// `None` when the tags are not a link's (a secret someone else put under `trustlink/`, or
+    /// one whose trusted principal is not a principal trustlink could have written).
     pub fn from_tags(tags: &BTreeMap<String, String>) -> Option<Self> {
         let get = |k: &str| tags.get(k).filter(|v| !v.is_empty()).cloned();
         let num = |k: &str, d: u32| get(k).and_then(|v| v.parse().ok()).unwrap_or(d);
@@ -101,7 +100,11 @@ impl LinkRecord {
         Some(Self {
             link_name: get(tag::LINK)?,
             role_arn: get(tag::ROLE_ARN)?,
-            trusted_principal: get(tag::TRUSTED_PRINCIPAL)?,
+            trusted_principal: Principal::parse(
+                tag::TRUSTED_PRINCIPAL,
+                &get(tag::TRUSTED_PRINCIPAL)?,
+            )
+            .ok()?,
             grant_policy_arn: get(tag::GRANT_POLICY_ARN),
             user_created: get(tag::USER_CREATED).as_deref() == Some("true"),
             access_key: get(tag::ACCESS_KEY).as_deref() == Some("true"),
@@ -232,7 +235,8 @@ mod tests {
             link_name: "dev-cross-account".into(),
             role_arn: "arn:aws:iam::111122223333:role/cross-account/CrossAccountDeveloperRole"
                 .into(),
-            trusted_principal: "arn:aws:iam::444455556666:user/DevUser".into(),
+            trusted_principal: Principal::parse("p", "arn:aws:iam::444455556666:user/DevUser")
+                .unwrap(),
             grant_policy_arn: Some(
                 "arn:aws:iam::444455556666:policy/trustlink/TrustLink-dev-cross-account".into(),
             ),
@@ -264,6 +268,38 @@ mod tests {
         let mut partial = tags.clone();
         partial.remove(tag::ROLE_ARN);
         assert_eq!(LinkRecord::from_tags(&partial), None);
+    }
+
+    #[test]
+    fn every_principal_form_round_trips_through_the_tags() {
+        for partition in crate::arn::Partition::ALL {
+            let p = partition.as_str();
+            let forms = [
+                format!("arn:{p}:iam::444455556666:root"),
+                format!("arn:{p}:iam::444455556666:user/DevUser"),
+                format!("arn:{p}:iam::444455556666:user/team/dev/DevUser"),
+                format!("arn:{p}:iam::444455556666:role/Deployer"),
+                format!("arn:{p}:iam::444455556666:role/ci/Deployer"),
+            ];
+            let bare = Principal::parse_in("p", "444455556666", partition).unwrap();
+            let parsed = forms.iter().map(|f| Principal::parse("p", f).unwrap());
+            for principal in parsed.chain([bare]) {
+                let r = LinkRecord {
+                    trusted_principal: principal.clone(),
+                    ..record()
+                };
+                let back = LinkRecord::from_tags(&r.to_tags()).expect("a link's tags");
+                assert_eq!(back.trusted_principal, principal);
+                assert_eq!(back.trusted_principal.partition(), partition);
+                assert_eq!(back, r);
+            }
+        }
+        let mut tags = record().to_tags();
+        tags.insert(
+            tag::TRUSTED_PRINCIPAL.into(),
+            "arn:aws:iam::444455556666:group/G".into(),
+        );
+        assert_eq!(LinkRecord::from_tags(&tags), None);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::arn::Partition;
 use crate::error::{excerpt, ValidationError};
 
 /// IAM's default quota for a role trust policy, whitespace not counted.
@@ -17,8 +18,6 @@ pub const MANAGED_POLICY_MAX_CHARS: usize = 6_144;
 pub const MAX_SESSION_DURATION: std::ops::RangeInclusive<u32> = 3600..=43200;
 pub const MAX_TAGS: usize = 50;
 pub const MAX_MANAGED_POLICIES_PER_ROLE: usize = 20;
-
-const PARTITIONS: [&str; 3] = ["aws", "aws-cn", "aws-us-gov"];
 
 /// A 12-digit AWS account id.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -127,7 +126,7 @@ pub fn check_max_session_duration(field: &str, value: u32) -> Result<(), Validat
 /// The parts of an IAM ARN `arn:<partition>:iam::<account>:<kind>/<path><name>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IamArn {
-    pub partition: String,
+    pub partition: Partition,
     /// `aws` for AWS managed policies, otherwise a 12-digit account id.
     pub account: String,
     pub kind: String,
@@ -150,11 +149,11 @@ impl IamArn {
         ) else {
             return Err(bad("an IAM ARN (arn:aws:iam::<account>:<type>/<name>)"));
         };
-        if !PARTITIONS.contains(&partition) {
+        let Some(partition) = Partition::parse(partition) else {
             return Err(bad(
                 "an IAM ARN of a known partition (aws, aws-cn, aws-us-gov)",
             ));
-        }
+        };
         if account != "aws" && AccountId::parse(field, account).is_err() {
             return Err(bad("an IAM ARN with a 12-digit account id"));
         }
@@ -167,7 +166,7 @@ impl IamArn {
             None => ("/".to_string(), rest),
         };
         Ok(Self {
-            partition: partition.to_string(),
+            partition,
             account: account.to_string(),
             kind: kind.to_string(),
             path,

@@ -37,8 +37,13 @@ pub fn self_assume(
         return SelfAssume::Refused;
     };
     let context = match principal {
-        Principal::Role { account, name, .. } => RequestContext::for_session(
-            &format!("arn:aws:sts::{account}:assumed-role/{name}/trustlink"),
+        Principal::Role {
+            partition,
+            account,
+            name,
+            ..
+        } => RequestContext::for_session(
+            &crate::arn::assumed_role(*partition, account, name, "trustlink"),
             &principal.arn(),
             now,
         ),

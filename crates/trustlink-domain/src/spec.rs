@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::arn::{self, Partition};
 use crate::error::{ValidationError, ValidationErrors};
 use crate::identity_policy;
 use crate::policy::{self, Principal};
@@ -20,6 +21,8 @@ pub const DEFAULT_GRACE_HOURS: u32 = 24;
 #[derive(Debug, Clone, PartialEq)]
 pub struct LinkSpec {
     pub link_name: String,
+    /// Where the function, and so the role, lives (IAM trusts only within a partition).
+    pub partition: Partition,
     /// `None`: the function's own account.
     pub trusting_account: Option<AccountId>,
     pub role: RoleSpec,
@@ -113,11 +116,12 @@ impl Default for RotationSettings {
 
 impl LinkSpec {
     /// Parses and validates the `ResourceProperties` of a `Custom::TrustLink` request,
-    /// reporting every broken rule at once. `ServiceToken` is CloudFormation's and is ignored.
+    /// reporting every broken rule at once. `ServiceToken` is CloudFormation's: the function's
+    /// ARN, read only for the partition the link lives in.
     pub fn from_properties(properties: &Value) -> Result<Self, ValidationErrors> {
         let mut errors = ValidationErrors::default();
         let mut p = Props::new("", properties).map_err(ValidationErrors::from)?;
-        let _ = p.value("ServiceToken");
+        let partition = link_partition(p.value("ServiceToken"), p.value("TrustedPrincipal"));
 
         let link_name = errors.take(
             p.required_string("LinkName")
@@ -135,7 +139,7 @@ impl LinkSpec {
         };
         let trusted_principal = errors.take(
             p.required_string("TrustedPrincipal")
-                .and_then(|s| Principal::parse("TrustedPrincipal", &s)),
+                .and_then(|s| Principal::parse_in("TrustedPrincipal", &s, partition)),
         );
         let external_id = errors
             .take(
@@ -177,6 +181,7 @@ impl LinkSpec {
         };
         let spec = LinkSpec {
             link_name,
+            partition,
             trusting_account,
             role,
             trusted_principal,
@@ -191,6 +196,16 @@ impl LinkSpec {
 
     /// Rules across fields, checked once each field is valid on its own.
     fn check_consistency(&self, errors: &mut ValidationErrors) {
+        if self.trusted_principal.partition() != self.partition {
+            errors.push(ValidationError::new(
+                "TrustedPrincipal",
+                format!(
+                    "is in partition {}, the function in {}: IAM trusts only within a partition",
+                    self.trusted_principal.partition(),
+                    self.partition
+                ),
+            ));
+        }
         let ts = &self.trusted_side;
         if ts.is_managed() && matches!(self.trusted_principal, Principal::Account { .. }) {
             errors.push(ValidationError::new(
@@ -251,18 +266,29 @@ impl LinkSpec {
         self.role.name.as_deref().unwrap_or(&self.link_name)
     }
 
-    /// `arn:aws:iam::<account>:role<path><name>`.
+    /// `arn:<partition>:iam::<account>:role<path><name>`.
     pub fn role_arn(&self, trusting_account: &AccountId) -> String {
-        format!(
-            "arn:aws:iam::{trusting_account}:role{}{}",
-            self.role.path,
-            self.role_name()
+        arn::role(
+            self.partition,
+            trusting_account,
+            &self.role.path,
+            self.role_name(),
         )
     }
 
     pub fn manages_access_key(&self) -> bool {
         self.trusted_side.access_key
     }
+}
+
+/// The link's partition: the function's (its `ServiceToken` ARN), else the trusted principal
+/// ARN's, else the default (a request naming neither, such as a bare account id in a test).
+fn link_partition(service_token: Option<&Value>, principal: Option<&Value>) -> Partition {
+    [service_token, principal]
+        .into_iter()
+        .flatten()
+        .find_map(|v| v.as_str().and_then(Partition::of_arn))
+        .unwrap_or_default()
 }
 
 impl Default for RoleSpec {
@@ -693,6 +719,56 @@ mod tests {
         assert_eq!(
             spec.trusted_principal.arn(),
             "arn:aws:iam::444455556666:root"
+        );
+    }
+
+    #[test]
+    fn the_partition_comes_from_the_function_or_the_principal_never_a_literal() {
+        let cn = with(
+            with(
+                classic(),
+                "/ServiceToken",
+                json!("arn:aws-cn:lambda:cn-north-1:111122223333:function:trust-link"),
+            ),
+            "/TrustedPrincipal",
+            json!("arn:aws-cn:iam::444455556666:user/DevUser"),
+        );
+        let spec = LinkSpec::from_properties(&cn).unwrap();
+        assert_eq!(spec.partition, Partition::AwsCn);
+        assert_eq!(
+            spec.role_arn(spec.trusting_account.as_ref().unwrap()),
+            "arn:aws-cn:iam::111122223333:role/cross-account/CrossAccountDeveloperRole"
+        );
+        assert_eq!(
+            spec.trusted_principal.arn(),
+            "arn:aws-cn:iam::444455556666:user/DevUser"
+        );
+        // A bare account id is in the function's partition; with no ServiceToken, in the
+        // principal's.
+        let gov = LinkSpec::from_properties(&json!({
+            "ServiceToken": "arn:aws-us-gov:lambda:us-gov-west-1:111122223333:function:t",
+            "LinkName": "l", "TrustedPrincipal": "444455556666"}))
+        .unwrap();
+        assert_eq!(
+            gov.trusted_principal.arn(),
+            "arn:aws-us-gov:iam::444455556666:root"
+        );
+        let no_token = LinkSpec::from_properties(&json!({
+            "LinkName": "l", "TrustedPrincipal": "arn:aws-us-gov:iam::444455556666:role/R"}))
+        .unwrap();
+        assert_eq!(no_token.partition, Partition::AwsUsGov);
+        assert_eq!(
+            no_token.role_arn(no_token.trusted_principal.account()),
+            "arn:aws-us-gov:iam::444455556666:role/trustlink/l"
+        );
+        let across = with(
+            cn,
+            "/ServiceToken",
+            json!("arn:aws:lambda:us-east-1:111122223333:function:trust-link"),
+        );
+        assert_eq!(
+            errors_of(across),
+            "TrustedPrincipal: is in partition aws-cn, the function in aws: IAM trusts only within a partition"
         );
     }
 

@@ -10,7 +10,6 @@ use trustlink_aws::ports::{
     AWSPREVIOUS,
 };
 use trustlink_aws::NotFoundExt;
-use trustlink_domain::policy::Principal;
 use trustlink_domain::record::{self, tag, AccessKeySecret, LinkRecord};
 use trustlink_domain::rotation::{
     next_access_key_step, AccessKeyStep, AccessKeyView, Ask, Creating, KeyView, Periods,
@@ -120,8 +119,7 @@ impl<C: Cloud> AccessKeyRotation<'_, C> {
             .optional()?;
         let previous = other_than(&current, previous_raw)?;
         let tags = secrets.describe_secret(&name).await?.tags;
-        let principal = Principal::parse("TrustedPrincipal", &rec.trusted_principal)
-            .map_err(StepError::record)?;
+        let principal = &rec.trusted_principal;
         let iam = r.cloud.iam(principal.account()).await?;
         let user = current_value.user_name.clone();
         let keys = iam.list_access_keys(&user).await?;

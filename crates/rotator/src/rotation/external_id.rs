@@ -211,7 +211,7 @@ impl<C: Cloud> ExternalIdRotation<'_, C> {
         }
         iam.update_trust_policy(&o.role_name, &trust).await?;
         if let Some(grant) = &rec.grant_policy_arn {
-            let trusted = cloud.iam(self.principal()?.account()).await?;
+            let trusted = cloud.iam(self.principal().account()).await?;
             let wanted = policy::grant_policy(&rec.role_arn, ids);
             if trusted.get_policy_document(grant).await? != wanted {
                 trusted.set_policy_document(grant, &wanted).await?;
@@ -220,8 +220,8 @@ impl<C: Cloud> ExternalIdRotation<'_, C> {
         Ok(())
     }
 
-    fn principal(&self) -> StepResult<Principal> {
-        Principal::parse("TrustedPrincipal", &self.rec.trusted_principal).map_err(StepError::record)
+    fn principal(&self) -> &Principal {
+        &self.rec.trusted_principal
     }
 
     /// The pending ID is admitted by the trust policy as IAM now has it; with a managed key,
@@ -236,14 +236,18 @@ impl<C: Cloud> ExternalIdRotation<'_, C> {
             .await?
             .get_role(&o.role_name)
             .await?;
-        if !policy::admits(&role.trust_policy, &rec.trusted_principal, pending.expose()) {
+        if !policy::admits(
+            &role.trust_policy,
+            &rec.trusted_principal.arn(),
+            pending.expose(),
+        ) {
             return Err(StepError::NotAdmittedYet);
         }
         if !rec.access_key {
             return Ok(());
         }
-        let principal = self.principal()?;
-        match self_assume(&role.trust_policy, &principal, pending, r.clock.now()) {
+        let principal = self.principal();
+        match self_assume(&role.trust_policy, principal, pending, r.clock.now()) {
             SelfAssume::Possible => self.probe(o, pending).await,
             SelfAssume::Gated(conditions) => {
                 let keys: Vec<&str> = conditions.iter().map(|c| c.key.as_str()).collect();

@@ -41,11 +41,8 @@ impl Fixture {
             .arn;
         let key = trusted.create_access_key(&user).await.unwrap();
         let id = ExternalId::generate();
-        let trust = policy::trust_policy(
-            &Principal::parse("p", &principal).unwrap(),
-            &[id.expose()],
-            conditions,
-        );
+        let trusted_principal = Principal::parse("p", &principal).unwrap();
+        let trust = policy::trust_policy(&trusted_principal, &[id.expose()], conditions);
         let role_arn = role(&cloud, name, trust).await;
         let grant = trusted
             .create_policy(
@@ -59,7 +56,7 @@ impl Fixture {
         let rec = LinkRecord {
             link_name: name.into(),
             role_arn: role_arn.clone(),
-            trusted_principal: principal.clone(),
+            trusted_principal,
             grant_policy_arn: Some(grant),
             user_created: true,
             access_key: true,

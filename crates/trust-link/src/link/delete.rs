@@ -77,9 +77,8 @@ impl<C: Cloud> LinkService<C> {
             info!(link, owner = %rec.role_arn, "the link's secrets belong to its replacement: kept");
             return Ok(());
         }
-        let principal = Principal::parse("p", &rec.trusted_principal).ok();
-        let managed = rec.grant_policy_arn.is_some() || rec.access_key || rec.user_created;
-        if let (Some(principal), true) = (&principal, managed) {
+        let principal = &rec.trusted_principal;
+        if rec.grant_policy_arn.is_some() || rec.access_key || rec.user_created {
             let iam = self
                 .cloud
                 .iam(principal.account())

@@ -4,6 +4,7 @@
 use tracing::info;
 use trustlink_aws::ports::{Cloud, Policies, Roles, Users};
 use trustlink_aws::{AwsError, NotFoundExt};
+use trustlink_domain::arn;
 use trustlink_domain::policy;
 use trustlink_domain::record;
 use trustlink_domain::Principal;
@@ -16,11 +17,11 @@ use crate::error::{AtStep, LinkError};
 impl<C: Cloud> LinkService<C> {
     /// The grant policy's ARN (also when the link has none: retiring an old one needs it).
     pub(super) fn grant_arn(&self, plan: &Plan<'_, C>) -> String {
-        format!(
-            "arn:aws:iam::{}:policy{}{}",
-            plan.trusted,
-            self.settings.policy_path,
-            record::grant_policy_name(plan.link())
+        arn::policy(
+            plan.spec.partition,
+            &plan.trusted,
+            &self.settings.policy_path,
+            &record::grant_policy_name(plan.link()),
         )
     }
 
@@ -119,19 +120,15 @@ async fn attach_grant<I: Users + Roles>(
     }
 }
 
-/// Detaches the grant from the principal named by `principal_arn`; gone counts as done.
+/// Detaches the grant from `principal`; gone counts as done.
 pub(super) async fn detach_grant<I: Users + Roles>(
     iam: &I,
-    principal_arn: &str,
+    principal: &Principal,
     arn: &str,
 ) -> Result<(), AwsError> {
-    match Principal::parse("p", principal_arn) {
-        Ok(Principal::User { name, .. }) => {
-            iam.detach_user_policy(&name, arn).await.ok_if_not_found()
-        }
-        Ok(Principal::Role { name, .. }) => {
-            iam.detach_role_policy(&name, arn).await.ok_if_not_found()
-        }
-        _ => Ok(()),
+    match principal {
+        Principal::User { name, .. } => iam.detach_user_policy(name, arn).await.ok_if_not_found(),
+        Principal::Role { name, .. } => iam.detach_role_policy(name, arn).await.ok_if_not_found(),
+        Principal::Account { .. } => Ok(()),
     }
 }

@@ -50,7 +50,7 @@ fn record<C: Cloud>(plan: &Plan<'_, C>, written: &Written<'_>) -> LinkRecord {
     LinkRecord {
         link_name: plan.link().to_string(),
         role_arn: plan.role_arn.clone(),
-        trusted_principal: plan.principal_arn.clone(),
+        trusted_principal: spec.trusted_principal.clone(),
         grant_policy_arn: spec
             .trusted_side
             .grant

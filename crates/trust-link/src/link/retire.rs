@@ -24,12 +24,10 @@ impl<C: Cloud> LinkService<C> {
             return Ok(());
         };
         let (spec, link) = (plan.spec, plan.link());
-        let principal_changed = prev.trusted_principal != plan.principal_arn;
-        let Ok(prev_principal) = Principal::parse("p", &prev.trusted_principal) else {
-            return Ok(());
-        };
+        let principal_changed = prev.trusted_principal != plan.spec.trusted_principal;
+        let prev_principal = &prev.trusted_principal;
         let Some(prev_iam) = self
-            .previous_iam(plan, prev, &prev_principal, principal_changed)
+            .previous_iam(plan, prev, prev_principal, principal_changed)
             .await?
         else {
             return Ok(());
@@ -61,7 +59,7 @@ impl<C: Cloud> LinkService<C> {
             .await?;
         }
         if let (true, true, Principal::User { name, .. }) =
-            (prev.user_created, principal_changed, &prev_principal)
+            (prev.user_created, principal_changed, prev_principal)
         {
             delete_user_fully(&prev_iam, name)
                 .await

@@ -69,6 +69,31 @@ async fn the_plan_reads_and_writes_nothing() {
 }
 
 #[tokio::test]
+async fn a_link_in_china_gets_its_role_and_grant_arns_in_aws_cn() {
+    let (s, _) = service();
+    let mut p = props("cn1");
+    p["ServiceToken"] = json!(format!(
+        "arn:aws-cn:lambda:cn-north-1:{TRUSTING}:function:t"
+    ));
+    p["TrustedPrincipal"] = json!(format!("arn:aws-cn:iam::{TRUSTED}:user/cn1-user"));
+    let spec = spec(&p);
+    let plan = plan(&s, &spec).await;
+    assert_eq!(
+        plan.role_arn,
+        format!("arn:aws-cn:iam::{TRUSTING}:role/trustlink/cn1-role")
+    );
+    assert_eq!(
+        s.grant_arn(&plan),
+        format!("arn:aws-cn:iam::{TRUSTED}:policy/trustlink/TrustLink-cn1")
+    );
+    let trust = policy::trust_policy(&spec.trusted_principal, &plan.accepted(), &spec.conditions);
+    assert_eq!(
+        trust["Statement"][0]["Principal"]["AWS"],
+        format!("arn:aws-cn:iam::{TRUSTED}:user/cn1-user")
+    );
+}
+
+#[tokio::test]
 async fn the_plan_refuses_a_role_of_someone_else() {
     let (s, _) = service();
     let spec = spec(&props("p2"));

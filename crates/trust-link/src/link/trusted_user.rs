@@ -24,7 +24,7 @@ impl<C: Cloud> LinkService<C> {
         let link = plan.link();
         let mut user_created = plan
             .previous()
-            .is_some_and(|r| r.user_created && r.trusted_principal == plan.principal_arn);
+            .is_some_and(|r| r.user_created && r.trusted_principal == spec.trusted_principal);
         let (Some(iam), Principal::User { path, name, .. }) =
             (&plan.trusted_iam, &spec.trusted_principal)
         else {

@@ -122,7 +122,7 @@ impl<C: Cloud> LinkService<C> {
                         account,
                         principal,
                         arn,
-                    } => detach_grant(&self.cloud.iam(account).await?, &principal.arn(), arn).await,
+                    } => detach_grant(&self.cloud.iam(account).await?, principal, arn).await,
                     Undo::GrantDocument {
                         account,
                         arn,
