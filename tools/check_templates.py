@@ -562,6 +562,81 @@ def _read_only_statement(stmt: dict) -> list[str]:
     return out
 
 
+# --------------------------------------------------------------------------- rotation queue
+
+ROTATION_QUEUE = "RotationQueue"
+# What the SQS event source mapping does with the function's role, and the planner's send.
+QUEUE_CONSUMER_ACTIONS = {"sqs:receivemessage", "sqs:deletemessage", "sqs:changemessagevisibility", "sqs:getqueueattributes"}
+
+
+def rotation_queue_problems(template: dict) -> list[str]:
+    """The rotator's fan-out (docs/design.md): a FIFO queue with a dead-letter queue, the
+    rotator's SQS event reporting batch item failures with a MaximumConcurrency parameter, the
+    queue URL in its environment, and sqs: actions only on that queue (plus the on-failure
+    destination's SendMessage)."""
+    resources = template.get("Resources") or {}
+    r = Resolver(template)
+    out: list[str] = []
+    queue = resources.get(ROTATION_QUEUE) or {}
+    qp = queue.get("Properties") or {}
+    if queue.get("Type") != "AWS::SQS::Queue" or qp.get("FifoQueue") is not True:
+        out.append(f"{ROTATION_QUEUE}: not a FIFO queue (FifoQueue: true)")
+    redrive = qp.get("RedrivePolicy") or {}
+    dlq_ref = redrive.get("deadLetterTargetArn")
+    dlq = dlq_ref.get("Fn::GetAtt") if isinstance(dlq_ref, dict) else None
+    dlq_name = (dlq if isinstance(dlq, list) else str(dlq or "").split("."))[0]
+    if not dlq_name or (resources.get(dlq_name) or {}).get("Type") != "AWS::SQS::Queue":
+        out.append(f"{ROTATION_QUEUE}: no dead-letter queue in its RedrivePolicy")
+    elif ((resources[dlq_name].get("Properties") or {}).get("FifoQueue")) is not True:
+        out.append(f"{dlq_name}: a FIFO queue's dead-letter queue must be FIFO")
+    if not str(redrive.get("maxReceiveCount", "")).isdigit():
+        out.append(f"{ROTATION_QUEUE}: RedrivePolicy without a maxReceiveCount")
+    fn = (resources.get("RotatorFunction") or {}).get("Properties") or {}
+    events = [e.get("Properties") or {} for e in (fn.get("Events") or {}).values() if e.get("Type") == "SQS"]
+    if [e.get("Queue") for e in events] != [{"Fn::GetAtt": [ROTATION_QUEUE, "Arn"]}]:
+        out.append(f"RotatorFunction: not exactly one SQS event on {ROTATION_QUEUE}")
+    for e in events:
+        if e.get("FunctionResponseTypes") != ["ReportBatchItemFailures"]:
+            out.append("RotatorFunction: the SQS event does not report batch item failures")
+        concurrency = (e.get("ScalingConfig") or {}).get("MaximumConcurrency")
+        param = (template.get("Parameters") or {}).get("RotationMaximumConcurrency") or {}
+        if concurrency != {"Ref": "RotationMaximumConcurrency"} or int(param.get("MinValue", 0)) < 2:
+            out.append("RotatorFunction: ScalingConfig.MaximumConcurrency is not the parameter RotationMaximumConcurrency (MinValue 2)")
+    reserved = fn.get("ReservedConcurrentExecutions")
+    if reserved is not None:
+        out.append(f"RotatorFunction: ReservedConcurrentExecutions {reserved} would throttle the queue's workers")
+    env = ((fn.get("Environment") or {}).get("Variables") or {}).get("TRUSTLINK_ROTATION_QUEUE_URL")
+    if env != {"Ref": ROTATION_QUEUE}:
+        out.append(f"RotatorFunction: TRUSTLINK_ROTATION_QUEUE_URL is not the URL of {ROTATION_QUEUE}")
+    timeout = int(r.resolve(fn.get("Timeout", 3)))
+    if int(qp.get("VisibilityTimeout", 30)) < 6 * timeout:
+        out.append(f"{ROTATION_QUEUE}: VisibilityTimeout under six times the function's {timeout} s")
+    out.extend(_sqs_grant_problems(template, r))
+    return out
+
+
+def _sqs_grant_problems(template: dict, r: Resolver) -> list[str]:
+    queue_arn = f"<GetAtt {ROTATION_QUEUE}.Arn>"
+    granted: set[str] = set()
+    out: list[str] = []
+    for doc in policy_documents(template, r):
+        for stmt in doc.statements():
+            if not isinstance(stmt, dict) or stmt.get("Effect") != "Allow":
+                continue
+            actions = {str(a).lower() for a in _as_list(stmt.get("Action")) if str(a).lower().startswith("sqs:")}
+            resources = [str(x) for x in _as_list(stmt.get("Resource"))]
+            if not actions:
+                continue
+            on_failure_queue = actions == {"sqs:sendmessage"} and resources == ["<GetAtt RotatorFailureQueue.Arn>"]
+            if resources != [queue_arn] and not on_failure_queue:
+                out.append(f"{doc.where} {stmt.get('Sid', '')}: sqs actions {sorted(actions)} on {resources}, not only {ROTATION_QUEUE}")
+            if resources == [queue_arn] and doc.where.startswith("RotatorRole."):
+                granted |= actions
+    for need in sorted((QUEUE_CONSUMER_ACTIONS | {"sqs:sendmessage"}) - granted):
+        out.append(f"RotatorRole: {need} on {ROTATION_QUEUE} is not granted")
+    return out
+
+
 # --------------------------------------------------------------------------- helpers for tests
 
 
@@ -685,8 +760,13 @@ class TestContract(unittest.TestCase):
         cls.res = cls.hub["Resources"]
 
     def fn(self, name):
-        props = dict((self.hub.get("Globals") or {}).get("Function") or {})
+        glob = (self.hub.get("Globals") or {}).get("Function") or {}
+        props = dict(glob)
         props.update(self.res[name]["Properties"])
+        # SAM merges a function's environment variables into the Globals' ones.
+        own = (self.res[name]["Properties"].get("Environment") or {}).get("Variables") or {}
+        shared = (glob.get("Environment") or {}).get("Variables") or {}
+        props["Environment"] = {"Variables": {**shared, **own}}
         return self.r.resolve(props)
 
     def test_functions_build_and_runtime(self):
@@ -726,7 +806,8 @@ class TestContract(unittest.TestCase):
 
     def test_rotator_schedule_concurrency_and_failures(self):
         p = self.fn("RotatorFunction")
-        self.assertEqual(p["ReservedConcurrentExecutions"], 1)
+        # No reserved concurrency: it would throttle the queue's workers (test_rotation_queue).
+        self.assertNotIn("ReservedConcurrentExecutions", p)
         schedules = [e for e in p["Events"].values() if e["Type"] in ("Schedule", "ScheduleV2")]
         self.assertEqual(len(schedules), 1)
         self.assertEqual(self.res["RotatorFunction"]["Properties"]["Events"]["Schedule"]["Properties"]["Schedule"],
@@ -744,6 +825,46 @@ class TestContract(unittest.TestCase):
         with_topic = Resolver(self.hub, {"AlarmTopicArn": "arn:aws:sns:us-east-1:123456789012:ops"})
         alarm = with_topic.resolve(self.res["RotatorErrorsAlarm"]["Properties"])
         self.assertEqual(alarm["AlarmActions"], ["arn:aws:sns:us-east-1:123456789012:ops"])
+
+    def test_rotation_queue(self):
+        self.assertEqual(rotation_queue_problems(self.hub), [])
+        queue = self.r.resolve(self.res[ROTATION_QUEUE]["Properties"])
+        self.assertEqual(queue["RedrivePolicy"]["deadLetterTargetArn"], "<GetAtt RotationDeadLetterQueue.Arn>")
+        self.assertEqual(self.r.params["RotationMaximumConcurrency"], "5")
+
+    def test_rotation_queue_checks_catch_mistakes(self):
+        import copy
+
+        def broken(edit) -> list[str]:
+            t = copy.deepcopy(self.hub)
+            edit(t["Resources"])
+            return rotation_queue_problems(t)
+
+        def fn(res):
+            return res["RotatorFunction"]["Properties"]
+
+        def sqs_event(res):
+            return fn(res)["Events"]["RotationQueue"]["Properties"]
+
+        def role_statements(res):
+            return res["RotatorRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+
+        cases = [
+            (lambda res: res[ROTATION_QUEUE]["Properties"].pop("FifoQueue"), "not a FIFO queue"),
+            (lambda res: res[ROTATION_QUEUE]["Properties"].pop("RedrivePolicy"), "no dead-letter queue"),
+            (lambda res: res["RotationDeadLetterQueue"]["Properties"].pop("FifoQueue"), "must be FIFO"),
+            (lambda res: sqs_event(res).pop("FunctionResponseTypes"), "batch item failures"),
+            (lambda res: sqs_event(res)["ScalingConfig"].update(MaximumConcurrency=2), "MaximumConcurrency"),
+            (lambda res: fn(res).update(ReservedConcurrentExecutions=1), "would throttle"),
+            (lambda res: fn(res)["Environment"]["Variables"].pop("TRUSTLINK_ROTATION_QUEUE_URL"), "TRUSTLINK_ROTATION_QUEUE_URL"),
+            (lambda res: res[ROTATION_QUEUE]["Properties"].update(VisibilityTimeout=900), "VisibilityTimeout"),
+            (lambda res: role_statements(res).append({"Effect": "Allow", "Action": "sqs:ReceiveMessage", "Resource": "*"}), "not only RotationQueue"),
+            (lambda res: [s for s in role_statements(res) if s.get("Sid") == "ConsumeRotationQueue"][0]["Action"].remove("sqs:DeleteMessage"), "sqs:deletemessage"),
+        ]
+        for edit, fragment in cases:
+            with self.subTest(fragment=fragment):
+                problems = broken(edit)
+                self.assertTrue(any(fragment in p for p in problems), problems)
 
     def test_service_token_export(self):
         out = self.hub["Outputs"]["TrustLinkServiceToken"]
