@@ -232,6 +232,32 @@ mod tests {
         assert_eq!(schedule_of(&json!({"time": "a b"}), 7), "7");
     }
 
+    /// The message, its ids and the result are docs/contract.json's.
+    #[tokio::test]
+    async fn the_messages_and_result_are_the_contracts() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/contract.json");
+        let contract: Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let c = &contract["rotator_fanout"];
+        let m = message(&link("<LinkName>", "111111111111"), "<schedule time>");
+        assert_eq!(
+            serde_json::from_str::<Value>(&m.body).unwrap(),
+            c["message_body"]
+        );
+        assert_eq!(json!(m.deduplication_id), c["deduplication_id"]);
+        let report = send(&MemoryQueue::new(), &fleet(1), "t").await.unwrap();
+        let report = serde_json::to_value(report).unwrap();
+        let keys: Vec<&String> = report["planned"].as_object().unwrap().keys().collect();
+        let mut want: Vec<&str> = c["plan_result"]["planned"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_str().unwrap())
+            .collect();
+        want.sort_unstable();
+        assert_eq!(keys, want);
+    }
+
     #[tokio::test]
     async fn a_duplicate_delivery_enqueues_nothing_twice() {
         let queue = MemoryQueue::new();
