@@ -384,14 +384,13 @@ async fn link_facts_findings<C: Cloud>(
     Ok(findings::link_findings(&facts, now))
 }
 
+/// When the key secret's AWSCURRENT version was made (GetSecretValue has the version's date;
+/// DescribeSecret has none).
 async fn key_secret_created(secrets: &impl Secrets, link: &str) -> Result<Option<i64>, AwsError> {
-    let d = secrets
-        .describe_secret(&record::access_key_secret_name(link))
+    let current = secrets
+        .get_secret_value(&record::access_key_secret_name(link), AWSCURRENT)
         .await?;
-    Ok(d.versions
-        .iter()
-        .find(|v| v.stages.iter().any(|s| s == AWSCURRENT))
-        .and_then(|v| v.created))
+    Ok(current.created)
 }
 
 async fn grant_state<C: Cloud>(

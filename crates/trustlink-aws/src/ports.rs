@@ -237,7 +237,9 @@ pub trait AccessKeys: Send + Sync {
 pub struct SecretVersion {
     pub version_id: String,
     pub stages: Vec<String>,
-    /// Seconds since the Unix epoch.
+    /// Seconds since the Unix epoch. `None` from `describe_secret`: DescribeSecret has no
+    /// dates per version, and asking ListSecretVersionIds on every read doubled the calls;
+    /// `get_secret_value` has the date of the version it reads.
     pub created: Option<i64>,
 }
 

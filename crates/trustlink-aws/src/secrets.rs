@@ -99,24 +99,6 @@ impl Secrets for SecretsAdapter {
             })
             .unwrap_or_default();
         versions.sort_by(|a, b| a.version_id.cmp(&b.version_id));
-        // DescribeSecret has no creation dates per version; the version list does.
-        if let Ok(list) = self
-            .client
-            .list_secret_version_ids()
-            .secret_id(name)
-            .include_deprecated(true)
-            .send()
-            .await
-        {
-            for entry in list.versions() {
-                if let Some(v) = versions
-                    .iter_mut()
-                    .find(|v| Some(v.version_id.as_str()) == entry.version_id())
-                {
-                    v.created = entry.created_date().map(|d| d.secs());
-                }
-            }
-        }
         Ok(SecretDescription {
             arn: out.arn().unwrap_or_default().to_string(),
             name: out.name().unwrap_or(name).to_string(),

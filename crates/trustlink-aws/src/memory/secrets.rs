@@ -211,7 +211,8 @@ fn describe(secret: &Secret) -> SecretDescription {
         .map(|v| SecretVersion {
             version_id: v.id.clone(),
             stages: v.stages.clone(),
-            created: Some(v.created),
+            // As the adapter: DescribeSecret has no dates per version.
+            created: None,
         })
         .collect();
     versions.sort_by(|a, b| a.version_id.cmp(&b.version_id));
