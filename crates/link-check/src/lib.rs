@@ -22,32 +22,9 @@ use trustlink_aws::ports::{Cloud, Inventory};
 pub use command::{Command, CommandError};
 pub use settings::{CheckSettings, SettingsError};
 
-/// Seconds since the Unix epoch.
-pub trait Clock: Send + Sync {
-    fn now(&self) -> i64;
-}
-
-/// The system clock, shifted by `TRUSTLINK_CLOCK_OFFSET_SECONDS` (0 unless a drill sets it).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock {
-    offset: i64,
-}
-
-impl SystemClock {
-    pub fn with_offset(offset: i64) -> Self {
-        Self { offset }
-    }
-}
-
-impl Clock for SystemClock {
-    fn now(&self) -> i64 {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or_default();
-        now + self.offset
-    }
-}
+/// The one clock of the product; the binary runs an [`OffsetClock`] shifted by
+/// `TRUSTLINK_CLOCK_OFFSET_SECONDS` (0 unless a drill sets it).
+pub use trustlink_domain::clock::{Clock, OffsetClock, SystemClock};
 
 /// One step of a verification or a diagnosis: what was checked, whether it held, and why.
 /// `detail` never holds a secret: external IDs are named by their stage, never shown.
@@ -128,17 +105,17 @@ where
     let value = match Command::from_event(event)? {
         Command::Verify { links } => {
             let report = verify::run(checker, links.as_deref()).await?;
-            metrics::emit(&metrics::for_verify(&report));
+            metrics::emit(&metrics::for_verify(&report), checker.clock.as_ref());
             serde_json::to_value(&report)
         }
         Command::Audit { accounts, .. } => {
             let report = audit::run(checker, accounts.as_deref()).await?;
-            metrics::emit(&metrics::for_audit(&report));
+            metrics::emit(&metrics::for_audit(&report), checker.clock.as_ref());
             serde_json::to_value(&report)
         }
         Command::Diagnose(request) => {
             let report = diagnose::run(checker, &request).await?;
-            metrics::emit(&metrics::for_diagnosis(&report));
+            metrics::emit(&metrics::for_diagnosis(&report), checker.clock.as_ref());
             serde_json::to_value(&report)
         }
     };

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use lambda_runtime::{service_fn, LambdaEvent};
-use link_check::{CheckSettings, Checker, SystemClock};
+use link_check::{CheckSettings, Checker, OffsetClock};
 use serde_json::Value;
 use trustlink_aws::AccountAccess;
 
@@ -17,7 +17,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         trustlink_aws::load_sdk_config().await,
         &settings.read_role_name,
     );
-    let clock = Arc::new(SystemClock::with_offset(settings.clock_offset_seconds));
+    let clock = Arc::new(OffsetClock::new(settings.clock_offset_seconds));
     let checker = Checker::new(cloud, settings, clock);
     let checker = &checker;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

@@ -9,6 +9,7 @@ use crate::audit::AuditReport;
 use crate::diagnose::Diagnosis;
 use crate::findings::{Kind, Severity};
 use crate::verify::{Outcome, VerifyReport};
+use crate::Clock;
 
 pub const NAMESPACE: &str = "TrustLink/LinkCheck";
 
@@ -85,9 +86,9 @@ pub fn line(m: &Metric, timestamp_ms: i64) -> Value {
     emf::document(NAMESPACE, &dimensions, &[value], timestamp_ms)
 }
 
-/// Prints the metrics, one line each.
-pub fn emit(metrics: &[Metric]) {
-    let now_ms = emf::now_ms();
+/// Prints the metrics, one line each, stamped with the function's clock.
+pub fn emit(metrics: &[Metric], clock: &dyn Clock) {
+    let now_ms = clock.now_ms();
     for m in metrics {
         emf::print(&line(m, now_ms));
     }

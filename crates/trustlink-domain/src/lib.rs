@@ -2,6 +2,7 @@
 //! follow, the policy documents it is made of, and the secrets it carries.
 
 pub mod arn;
+pub mod clock;
 pub mod error;
 pub mod evaluate;
 pub mod identity_policy;

@@ -9,7 +9,7 @@ use trustlink_domain::{ExternalId, SecretText};
 
 use super::plan::{Existing, Plan};
 use super::undo::Undo;
-use super::{now, LinkService};
+use super::LinkService;
 use crate::error::{AtStep, LinkError};
 
 /// Puts `text` as the secret's AWSCURRENT value (the previous one becomes AWSPREVIOUS).
@@ -44,7 +44,7 @@ pub(super) fn secret_read_policy(principal_arn: &str) -> Value {
 
 /// The record of what the link owns, carried forward from the previous one where the
 /// specification did not change it.
-fn record<C: Cloud>(plan: &Plan<'_, C>, written: &Written<'_>) -> LinkRecord {
+fn record<C: Cloud>(plan: &Plan<'_, C>, written: &Written<'_>, now: i64) -> LinkRecord {
     let spec = plan.spec;
     let previous = plan.previous();
     LinkRecord {
@@ -60,13 +60,13 @@ fn record<C: Cloud>(plan: &Plan<'_, C>, written: &Written<'_>) -> LinkRecord {
         rotation: spec.rotation,
         external_id_rotated_at: match previous {
             Some(p) if !plan.id_changed => p.external_id_rotated_at,
-            _ => Some(now()),
+            _ => Some(now),
         },
         access_key_rotated_at: match previous {
             Some(p) if p.access_key && spec.trusted_side.access_key => {
-                p.access_key_rotated_at.or(Some(now()))
+                p.access_key_rotated_at.or(Some(now))
             }
-            _ => spec.trusted_side.access_key.then(now),
+            _ => spec.trusted_side.access_key.then_some(now),
         },
     }
 }
@@ -79,7 +79,7 @@ impl<C: Cloud> LinkService<C> {
         written: &Written<'_>,
         undo: &mut Vec<Undo>,
     ) -> Result<String, LinkError> {
-        let rec = record(plan, written);
+        let rec = record(plan, written, self.clock.now());
         let value = ExternalIdSecret {
             external_id: plan.external_id.clone(),
             role_arn: plan.role_arn.clone(),

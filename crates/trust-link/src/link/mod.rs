@@ -23,10 +23,12 @@ mod tests;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tracing::{info, warn};
 use trustlink_aws::ports::Cloud;
+use trustlink_domain::clock::{Clock, SystemClock};
 use trustlink_domain::{AccountId, ExternalId, LinkSpec, Settings};
 
 use crate::error::{AtStep, LinkError};
@@ -59,6 +61,8 @@ pub struct LinkService<C> {
     cloud: C,
     settings: Settings,
     verify: VerifyBounds,
+    /// The time the record's rotation stamps and the self-assume evaluation are taken at.
+    clock: Arc<dyn Clock>,
 }
 
 /// A step's future boxed behind `dyn`: nested by value, the futures of all the steps make
@@ -72,7 +76,8 @@ pub(crate) fn erased<'a, T>(
 /// Deliveries of one request race for each piece; each lost race costs one more attempt.
 const RACE_ATTEMPTS: u32 = 6;
 
-/// Growing pauses with jitter, so that racing deliveries fall out of step.
+/// Growing pauses with jitter, so that racing deliveries fall out of step. The jitter is
+/// the sub-second noise of the system time, a source of randomness, not the time of day.
 fn race_pause(attempt: u32) -> Duration {
     let jitter = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -81,20 +86,21 @@ fn race_pause(attempt: u32) -> Duration {
     Duration::from_millis(200 * u64::from(attempt) + u64::from(jitter))
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
-}
-
 impl<C: Cloud> LinkService<C> {
     pub fn new(cloud: C, settings: Settings, verify: VerifyBounds) -> Self {
         Self {
             cloud,
             settings,
             verify,
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// The same service reading the time from `clock` (tests move it; production keeps the
+    /// system's).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     pub fn cloud(&self) -> &C {

@@ -3,6 +3,7 @@
 use serde_json::{json, Value};
 use trustlink_aws::ports::{AccessKeys, Cloud, Policies, Roles, Secrets, Users, AWSCURRENT};
 use trustlink_aws::MemoryCloud;
+use trustlink_domain::clock::{Clock, OffsetClock, SystemClock};
 use trustlink_domain::policy;
 use trustlink_domain::record::LinkRecord;
 use trustlink_domain::{LinkSpec, Settings};
@@ -242,6 +243,10 @@ async fn the_access_key_is_made_stored_and_reused() {
 #[tokio::test]
 async fn the_link_secret_holds_the_id_and_the_record() {
     let (s, cloud) = service();
+    // The record's times are the service's clock's: moved a year on, they are a year on.
+    let year = 365 * 86_400;
+    let s = s.with_clock(std::sync::Arc::new(OffsetClock::new(year)));
+    let before = SystemClock.now() + year;
     let spec = spec(&props("s1"));
     let p = plan(&s, &spec).await;
     let mut undo = Vec::new();
@@ -254,6 +259,13 @@ async fn the_link_secret_holds_the_id_and_the_record() {
     let d = secrets.describe_secret("trustlink/s1").await.unwrap();
     let record = LinkRecord::from_tags(&d.tags).unwrap();
     assert!(record.user_created && record.access_key);
+    let after = SystemClock.now() + year;
+    for stamp in [record.external_id_rotated_at, record.access_key_rotated_at] {
+        assert!(
+            stamp.is_some_and(|t| (before..=after).contains(&t)),
+            "{stamp:?}"
+        );
+    }
     let v = secrets
         .get_secret_value("trustlink/s1", AWSCURRENT)
         .await

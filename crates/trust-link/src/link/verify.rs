@@ -12,7 +12,7 @@ use trustlink_domain::record::AccessKeySecret;
 use trustlink_domain::self_assume::{self_assume, SelfAssume};
 
 use super::plan::Plan;
-use super::{now, LinkService};
+use super::LinkService;
 use crate::error::{AtStep, LinkError};
 
 /// How long verification keeps retrying through IAM's eventual consistency.
@@ -41,7 +41,7 @@ impl<C: Cloud> LinkService<C> {
             &trust,
             &plan.spec.trusted_principal,
             &plan.external_id,
-            now(),
+            self.clock.now(),
         );
         if attempt == SelfAssume::Refused {
             return Err(LinkError::Verify(format!(
