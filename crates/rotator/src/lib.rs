@@ -5,6 +5,7 @@ pub mod clock;
 pub mod command;
 pub mod guard;
 mod incident;
+pub mod metrics;
 pub mod report;
 pub mod rotate;
 pub mod rotation;
