@@ -26,6 +26,7 @@ pub mod links;
 pub mod recorder;
 pub mod resource;
 pub mod rotator_support;
+pub mod throttle;
 use aws_credential_types::Credentials;
 use tracing_subscriber::layer::{Layer, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
