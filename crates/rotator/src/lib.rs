@@ -3,9 +3,9 @@
 
 pub mod clock;
 pub mod command;
+pub mod fanout;
 pub mod guard;
 mod incident;
-pub mod metrics;
 pub mod report;
 pub mod rotate;
 pub mod rotation;
@@ -32,6 +32,9 @@ pub enum RotatorError {
         names: String,
         first: String,
     },
+    /// Fan-out: planning on the queue, or an SQS event that is not one.
+    #[error(transparent)]
+    Fanout(#[from] fanout::FanoutError),
     /// The run panicked; the message is withheld (see [`guard`]).
     #[error("internal error (see the function's logs)")]
     Panicked,
@@ -72,6 +75,7 @@ impl From<RotatorError> for lambda_runtime::Diagnostic {
             RotatorError::BadCommand(_) => "BadCommand",
             RotatorError::Discovery(_) => "Discovery",
             RotatorError::LinksFailed { .. } => "LinksFailed",
+            RotatorError::Fanout(_) => "Fanout",
             RotatorError::Panicked => "Panicked",
         };
         lambda_runtime::Diagnostic {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use lambda_runtime::{service_fn, LambdaEvent};
 use rotator::{Limits, Rotator, SystemClock};
 use serde_json::Value;
-use trustlink_aws::AccountAccess;
+use trustlink_aws::{AccountAccess, SqsQueue};
 use trustlink_domain::Settings;
 
 #[tokio::main]
@@ -17,10 +17,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let settings = Settings::from_env().inspect_err(|e| {
         tracing::error!(error = %e, "invalid settings; the function does not start");
     })?;
-    let cloud = AccountAccess::new(
-        trustlink_aws::load_sdk_config().await,
-        &settings.admin_role_name,
-    );
+    let config = trustlink_aws::load_sdk_config().await;
+    // With a queue the schedule only plans, and the queue's events do the rotating.
+    let queue = settings
+        .rotation_queue_url
+        .as_deref()
+        .map(|url| SqsQueue::new(&config, url));
+    let cloud = AccountAccess::new(config, &settings.admin_role_name);
     let rotator = Rotator::new(
         cloud,
         Arc::new(SystemClock),
@@ -29,7 +32,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             ..Limits::default()
         },
     );
-    let rotator = &rotator;
+    let (rotator, queue) = (&rotator, queue.as_ref());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         // Who asked, for a suspension's record: the caller's Cognito identity, the only
         // caller identity Lambda's context carries.
@@ -38,7 +41,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             .identity
             .as_ref()
             .map(|i| i.identity_id.clone());
-        let run = rotator::handle_invocation(rotator, &event.payload, caller.as_deref());
+        let run = rotator::fanout::handle(rotator, queue, &event.payload, caller.as_deref());
         rotator::guard::contain(run).await
     }))
     .await

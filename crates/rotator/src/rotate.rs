@@ -73,7 +73,13 @@ impl<C: Cloud> Rotator<C> {
     }
 
     pub async fn run(&self, command: &Command) -> Result<RunReport, AwsError> {
-        let mut links = self.discover().await?;
+        let links = self.discover().await?;
+        Ok(self.run_on(links, command).await)
+    }
+
+    /// A run over `links`, already found: the discovered ones, or those a queued command
+    /// names (the fan-out worker looks each up rather than listing the hub per record).
+    pub(crate) async fn run_on(&self, mut links: Vec<LinkRecord>, command: &Command) -> RunReport {
         let mut reports = Vec::new();
         if let Some(wanted) = &command.links {
             reports.extend(
@@ -103,7 +109,7 @@ impl<C: Cloud> Rotator<C> {
         reports.extend(done);
         let report = RunReport::new(command.dry_run, reports);
         info!(summary = ?report.summary, "rotation run finished");
-        Ok(report)
+        report
     }
 
     async fn rotate_link(&self, rec: &LinkRecord, command: &Command) -> LinkReport {
