@@ -6,6 +6,7 @@ pub mod command;
 pub mod fanout;
 pub mod guard;
 mod incident;
+pub mod metrics;
 pub mod report;
 pub mod rotate;
 pub mod rotation;

@@ -226,7 +226,7 @@ impl<C: Cloud> AccessKeyRotation<'_, C> {
         let principal_arn = iam.get_user(&o.user).await?.arn;
         let as_new_key = r.cloud.sts_as(&credentials_of(key));
         let me = r
-            .retrying(|| as_new_key.caller_identity())
+            .retrying("the pending key", || as_new_key.caller_identity())
             .await
             .map_err(StepError::KeyNotWorking)?;
         if me.arn != principal_arn {

@@ -6,10 +6,8 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use serde_json::Value;
 use tracing::info;
-use trustlink_aws::ports::{
-    Cloud, Policies, Roles, SecretValue, Secrets, Sts, AWSCURRENT, AWSPENDING,
-};
-use trustlink_aws::NotFoundExt;
+use trustlink_aws::ports::{Cloud, Policies, Roles, SecretValue, Secrets, AWSCURRENT, AWSPENDING};
+use trustlink_aws::{probe, NotFoundExt};
 use trustlink_domain::policy::{self, Principal};
 use trustlink_domain::record::{self, tag, AccessKeySecret, ExternalIdSecret, LinkRecord};
 use trustlink_domain::rotation::{
@@ -248,7 +246,7 @@ impl<C: Cloud> ExternalIdRotation<'_, C> {
         }
         let principal = self.principal();
         match self_assume(&role.trust_policy, principal, pending, r.clock.now()) {
-            SelfAssume::Possible => self.probe(o, pending).await,
+            SelfAssume::Possible => self.probe(pending).await,
             SelfAssume::Gated(conditions) => {
                 let keys: Vec<&str> = conditions.iter().map(|c| c.key.as_str()).collect();
                 info!(link = %rec.link_name, conditions = ?keys,
@@ -263,26 +261,27 @@ impl<C: Cloud> ExternalIdRotation<'_, C> {
     }
 
     /// Assumes the role with the link's key and the pending ID, as a consumer would.
-    async fn probe(&self, o: &Observed, pending: &ExternalId) -> StepResult<()> {
+    async fn probe(&self, pending: &ExternalId) -> StepResult<()> {
         let (r, rec) = (self.rotator, self.rec);
         let key_secret = r
             .cloud
             .secrets()
             .get_secret_value(&record::access_key_secret_name(&rec.link_name), AWSCURRENT)
             .await?;
-        let key = AccessKeySecret::parse(&key_secret.text).map_err(StepError::record)?;
-        let as_user = r.cloud.sts_as(&credentials_of(&key));
+        let key =
+            credentials_of(&AccessKeySecret::parse(&key_secret.text).map_err(StepError::record)?);
         let session = "trustlink-rotation-check";
-        let expected = format!(
-            "arn:aws:sts::{}:assumed-role/{}/{session}",
-            o.account, o.role_name
-        );
+        // The role's partition and account, from its ARN.
+        let expected = probe::session_arn(&rec.role_arn, session).unwrap_or_default();
         let me = r
-            .retrying(|| async {
-                let creds = as_user
-                    .assume_role(&rec.role_arn, session, Some(pending.expose()))
-                    .await?;
-                r.cloud.sts_as(&creds).caller_identity().await
+            .retrying("the pending external ID", || {
+                probe::assume_and_identify(
+                    &r.cloud,
+                    &key,
+                    &rec.role_arn,
+                    session,
+                    Some(pending.expose()),
+                )
             })
             .await
             .map_err(StepError::AssumeFailed)?;
