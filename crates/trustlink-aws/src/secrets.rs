@@ -251,6 +251,8 @@ impl Secrets for SecretsAdapter {
                     .values(prefix)
                     .build(),
             )
+            // The most a page holds: a run lists its hub in one call per 100 secrets.
+            .max_results(100)
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
