@@ -9,7 +9,6 @@ use trustlink_aws::ports::{
     AccessKeys, Cloud, KeyStatus, SecretValue, Secrets, Sts, Users, AWSCURRENT, AWSPENDING,
     AWSPREVIOUS,
 };
-use trustlink_aws::NotFoundExt;
 use trustlink_domain::record::{self, tag, AccessKeySecret, LinkRecord};
 use trustlink_domain::rotation::{
     next_access_key_step, AccessKeyStep, AccessKeyView, Ask, Creating, KeyView, Periods,
@@ -17,8 +16,9 @@ use trustlink_domain::rotation::{
 use trustlink_domain::secret::request_token;
 use trustlink_domain::AccountId;
 
+use super::external_id::read_stage;
 use super::probe::credentials_of;
-use super::{switched_at, time, Rotation, StepError, StepResult, FORCED_WAIT};
+use super::{switched_at, time, Carried, Rotation, StepError, StepResult, FORCED_WAIT};
 use crate::report::Action;
 use crate::Rotator;
 
@@ -65,7 +65,20 @@ impl<C: Cloud> Rotation for AccessKeyRotation<'_, C> {
         step: &'a AccessKeyStep,
         o: &'a Observed,
     ) -> BoxFuture<'a, StepResult<()>> {
-        self.act_now(step, o).boxed()
+        self.act_now(step, o).map(|r| r.map(drop)).boxed()
+    }
+
+    fn act_and_carry<'a>(
+        &'a self,
+        step: &'a AccessKeyStep,
+        o: &'a mut Observed,
+    ) -> BoxFuture<'a, StepResult<Carried>> {
+        async move {
+            let made = self.act_now(step, o).await?;
+            carry(step, made, o, self.rotator.clock.now())?;
+            Ok(Carried::Yes)
+        }
+        .boxed()
     }
 
     fn outcome(
@@ -103,22 +116,19 @@ impl<C: Cloud> AccessKeyRotation<'_, C> {
         let rec = &r.fresh_record(self.rec).await?;
         let secrets = r.cloud.secrets();
         let name = self.secret_name();
+        // First: its labels say which versions there are to read, and its tags hold the
+        // creation marker.
+        let described = secrets.describe_secret(&name).await?;
         let current = secrets.get_secret_value(&name, AWSCURRENT).await?;
         let current_value = AccessKeySecret::parse(&current.text).map_err(StepError::record)?;
-        let pending_raw = secrets
-            .get_secret_value(&name, AWSPENDING)
-            .await
-            .optional()?;
+        let pending_raw = read_stage(&secrets, &name, &described, AWSPENDING, &current).await?;
         let pending_on_current = pending_raw
             .as_ref()
             .is_some_and(|p| p.version_id == current.version_id);
         let pending = other_than(&current, pending_raw)?;
-        let previous_raw = secrets
-            .get_secret_value(&name, AWSPREVIOUS)
-            .await
-            .optional()?;
+        let previous_raw = read_stage(&secrets, &name, &described, AWSPREVIOUS, &current).await?;
         let previous = other_than(&current, previous_raw)?;
-        let tags = secrets.describe_secret(&name).await?.tags;
+        let tags = described.tags;
         let principal = &rec.trusted_principal;
         let iam = r.cloud.iam(principal.account()).await?;
         let user = current_value.user_name.clone();
@@ -157,7 +167,8 @@ impl<C: Cloud> AccessKeyRotation<'_, C> {
         })
     }
 
-    async fn act_now(&self, step: &AccessKeyStep, o: &Observed) -> StepResult<()> {
+    /// Takes `step`; returns the pending version and key when it made them.
+    async fn act_now(&self, step: &AccessKeyStep, o: &Observed) -> StepResult<Option<Made>> {
         let r = self.rotator;
         let secrets = r.cloud.secrets();
         let name = self.secret_name();
@@ -189,7 +200,7 @@ impl<C: Cloud> AccessKeyRotation<'_, C> {
             }
             AccessKeyStep::ClearCreating => r.set_creating(&name, None).await?,
             AccessKeyStep::MakeRoom(id) => iam.delete_access_key(user, id).await?,
-            AccessKeyStep::CreatePending => self.create_pending(o).await?,
+            AccessKeyStep::CreatePending => return self.create_pending(o).await.map(Some),
             AccessKeyStep::Promote => self.promote(o).await?,
             AccessKeyStep::DeactivatePrevious => {
                 iam.set_access_key_status(user, previous, KeyStatus::Inactive)
@@ -212,7 +223,7 @@ impl<C: Cloud> AccessKeyRotation<'_, C> {
             | AccessKeyStep::Wait { .. }
             | AccessKeyStep::Idle { .. } => {}
         }
-        Ok(())
+        Ok(None)
     }
 
     /// Proves the pending key acts as the link's user, then makes it AWSCURRENT.
@@ -255,11 +266,11 @@ impl<C: Cloud> AccessKeyRotation<'_, C> {
     /// only proof a later run accepts that an unstored key is trustlink's and may be deleted;
     /// a run killed before either write leaves a key that later runs hold on
     /// (`AccessKeyStep::UnknownKeys`), since it may as well be someone else's.
-    async fn create_pending(&self, o: &Observed) -> StepResult<()> {
+    async fn create_pending(&self, o: &Observed) -> StepResult<Made> {
         let r = self.rotator;
         let name = self.secret_name();
         let user = o.user.as_str();
-        let mut marker = Creating {
+        let marker = Creating {
             since: r.clock.now(),
             keys_before: o.view.keys.iter().map(|k| k.id.clone()).collect(),
             created: None,
@@ -278,21 +289,119 @@ impl<C: Cloud> AccessKeyRotation<'_, C> {
             secret_access_key: key.secret,
             user_name: user.to_string(),
         };
+        let text = value.to_text();
         let stored = r
             .cloud
             .secrets()
-            .put_secret_value(&name, &value.to_text(), &[AWSPENDING], &request_token())
+            .put_secret_value(&name, &text, &[AWSPENDING], &request_token())
             .await;
-        if let Err(e) = stored {
+        let version_id = match stored {
+            Ok(id) => id,
+            Err(e) => return Err(self.unstored(&name, marker, &value, e).await),
+        };
+        r.set_creating(&name, None).await?;
+        let version = SecretValue {
+            version_id,
+            stages: vec![AWSPENDING.to_string()],
+            text,
+            created: Some(r.clock.now()),
+        };
+        Ok(Made { version, value })
+    }
+
+    /// The key was made but not stored: its id goes into the marker, the proof a later run
+    /// needs to delete it.
+    async fn unstored(
+        &self,
+        name: &str,
+        mut marker: Creating,
+        value: &AccessKeySecret,
+        e: trustlink_aws::AwsError,
+    ) -> StepError {
+        let link = &self.rec.link_name;
+        {
             marker.created = Some(value.access_key_id.clone());
-            if let Err(again) = r.set_creating(&name, Some(marker.to_tag())).await {
+            let r = self.rotator;
+            if let Err(again) = r.set_creating(name, Some(marker.to_tag())).await {
                 warn!(link = %link, access_key_id = %value.access_key_id, error = %again,
                     "could not record the unstored key; the next run holds it for an operator");
             }
-            return Err(e.into());
+            e.into()
         }
-        r.set_creating(&name, None).await
     }
+}
+
+/// The pending version a CreatePending made, with its key.
+struct Made {
+    version: SecretValue,
+    value: AccessKeySecret,
+}
+
+/// The observation as it is after `step` succeeded (with what it `made`), at `now`: what
+/// observing again would see, without the calls.
+fn carry(step: &AccessKeyStep, made: Option<Made>, o: &mut Observed, now: i64) -> StepResult<()> {
+    let v = &mut o.view;
+    let previous = v.previous.clone().unwrap_or_default();
+    let set_active = |v: &mut AccessKeyView, id: &str, active: bool| {
+        v.keys
+            .iter_mut()
+            .filter(|k| k.id == id)
+            .for_each(|k| k.active = active);
+    };
+    match step {
+        AccessKeyStep::ReactivateCurrent => set_active(v, &v.current.clone(), true),
+        AccessKeyStep::ClearPendingLabel => v.pending_on_current = false,
+        AccessKeyStep::DropStalePending => {
+            o.pending = None;
+            v.pending = None;
+        }
+        AccessKeyStep::DeleteOrphan(id) => {
+            v.keys.retain(|k| &k.id != id);
+            v.creating = None;
+        }
+        AccessKeyStep::ClearCreating => v.creating = None,
+        AccessKeyStep::MakeRoom(id) => v.keys.retain(|k| &k.id != id),
+        AccessKeyStep::CreatePending => {
+            let made = made.ok_or(StepError::Missing("pending key"))?;
+            v.keys.push(KeyView {
+                id: made.value.access_key_id.clone(),
+                active: true,
+            });
+            v.pending = Some(made.value.access_key_id.clone());
+            v.creating = None;
+            o.pending = Some((made.version, made.value));
+        }
+        // AWSCURRENT moved to the pending version (AWSPENDING still on it until cleared);
+        // Secrets Manager moved AWSPREVIOUS to the version it left.
+        AccessKeyStep::Promote => {
+            let (mut version, key) = o.pending.take().ok_or(StepError::Missing("pending key"))?;
+            let old = AccessKeySecret::parse(&o.current.text).map_err(StepError::record)?;
+            version.stages.push(AWSCURRENT.to_string());
+            v.previous = Some(old.access_key_id.clone());
+            v.previous_last_used = None;
+            v.current = key.access_key_id.clone();
+            v.current_since = now;
+            v.pending = None;
+            v.pending_on_current = true;
+            let mut left = std::mem::replace(&mut o.current, version);
+            left.stages = vec![AWSPREVIOUS.to_string()];
+            o.previous = Some((left, old));
+        }
+        AccessKeyStep::DeactivatePrevious => set_active(v, &previous, false),
+        AccessKeyStep::DeletePrevious => v.keys.retain(|k| k.id != previous),
+        AccessKeyStep::ForgetPrevious => {
+            o.previous = None;
+            v.previous = None;
+            v.previous_last_used = None;
+        }
+        AccessKeyStep::CurrentMissing
+        | AccessKeyStep::Hold { .. }
+        | AccessKeyStep::NoRoom(_)
+        | AccessKeyStep::UnknownKeys { .. }
+        | AccessKeyStep::Wait { .. }
+        | AccessKeyStep::Idle { .. } => {}
+    }
+    Ok(())
 }
 
 fn wait_detail(until: i64, view: &AccessKeyView, ask: Ask) -> String {

@@ -1,10 +1,13 @@
-//! The one loop every rotation runs: observe, decide, act, and observe again, until the
-//! decider says nothing is left to do now. A dry run stops at the first step it would take;
-//! a rotation that does not settle within [`MAX_STEPS`] fails rather than loop.
+//! The one loop every rotation runs: observe once, then decide and act, each step's effect
+//! carried into the observation (a rotation that cannot carry one is observed again), until
+//! the decider says nothing is left to do now. A dry run stops at the first step it would
+//! take; a rotation that does not settle within [`MAX_STEPS`] fails rather than loop. An
+//! error ends the rotation: the next run observes afresh and resumes, so what was carried
+//! never outlives the run that wrote it.
 
 use tracing::{info, warn};
 
-use super::{Outcome, Rotation, StepError};
+use super::{Carried, Outcome, Rotation, StepError};
 use crate::clock::Clock;
 use crate::command::Command;
 use crate::report::Action;
@@ -20,11 +23,15 @@ pub async fn drive<R: Rotation>(
     command: &Command,
 ) -> Outcome {
     let mut done: Vec<R::Step> = Vec::new();
+    let mut carried: Option<R::Observed> = None;
     for _ in 0..MAX_STEPS {
         let now = clock.now();
-        let observed = match rotation.observe().await {
-            Ok(o) => o,
-            Err(e) => return failed::<R>(link, e, done),
+        let mut observed = match carried.take() {
+            Some(o) => o,
+            None => match rotation.observe().await {
+                Ok(o) => o,
+                Err(e) => return failed::<R>(link, e, done),
+            },
         };
         let step = rotation.decide(&observed, now, command.ask);
         info!(link, rotation = R::NAME, step = ?step, dry_run = command.dry_run, "decision");
@@ -43,8 +50,10 @@ pub async fn drive<R: Rotation>(
                 steps: vec![step.into()],
             };
         }
-        if let Err(e) = rotation.act(&step, &observed).await {
-            return failed::<R>(link, e, done);
+        match rotation.act_and_carry(&step, &mut observed).await {
+            Err(e) => return failed::<R>(link, e, done),
+            Ok(Carried::Yes) => carried = Some(observed),
+            Ok(Carried::No) => {}
         }
         done.push(step);
     }
@@ -79,6 +88,9 @@ mod tests {
         at: Mutex<usize>,
         fail_at: Option<usize>,
         acted: Mutex<Vec<ExternalIdStep>>,
+        /// Carries each step's effect into the observation instead of being observed again.
+        carries: bool,
+        observations: Mutex<usize>,
     }
 
     impl Counter {
@@ -88,6 +100,8 @@ mod tests {
                 at: Mutex::new(0),
                 fail_at: None,
                 acted: Mutex::new(Vec::new()),
+                carries: false,
+                observations: Mutex::new(0),
             }
         }
     }
@@ -98,6 +112,7 @@ mod tests {
         const NAME: &'static str = "counter";
 
         fn observe(&self) -> BoxFuture<'_, StepResult<usize>> {
+            *self.observations.lock().unwrap() += 1;
             let at = *self.at.lock().unwrap();
             async move { Ok(at) }.boxed()
         }
@@ -125,6 +140,22 @@ mod tests {
                 self.acted.lock().unwrap().push(step.clone());
                 *self.at.lock().unwrap() += 1;
                 Ok(())
+            }
+            .boxed()
+        }
+
+        fn act_and_carry<'a>(
+            &'a self,
+            step: &'a ExternalIdStep,
+            at: &'a mut usize,
+        ) -> BoxFuture<'a, StepResult<Carried>> {
+            async move {
+                self.act(step, at).await?;
+                if !self.carries {
+                    return Ok(Carried::No);
+                }
+                *at += 1;
+                Ok(Carried::Yes)
             }
             .boxed()
         }
@@ -165,6 +196,19 @@ mod tests {
             ]
         );
         assert_eq!(out.steps[0].to_string(), "CreatePending");
+    }
+
+    #[tokio::test]
+    async fn a_rotation_that_carries_its_effects_is_observed_once() {
+        let mut c = Counter::new(plan());
+        c.carries = true;
+        let out = drive(&c, "l", &OffsetClock::default(), &command(false)).await;
+        assert_eq!(out.steps.len(), 2);
+        assert_eq!(*c.observations.lock().unwrap(), 1);
+        // One that does not is observed before every decision.
+        let c = Counter::new(plan());
+        drive(&c, "l", &OffsetClock::default(), &command(false)).await;
+        assert_eq!(*c.observations.lock().unwrap(), 3);
     }
 
     #[tokio::test]

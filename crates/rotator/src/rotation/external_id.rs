@@ -6,7 +6,9 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use serde_json::Value;
 use tracing::info;
-use trustlink_aws::ports::{Cloud, Policies, Roles, SecretValue, Secrets, AWSCURRENT, AWSPENDING};
+use trustlink_aws::ports::{
+    Cloud, Policies, Roles, SecretDescription, SecretValue, Secrets, AWSCURRENT, AWSPENDING,
+};
 use trustlink_aws::{probe, NotFoundExt};
 use trustlink_domain::policy::{self, Principal};
 use trustlink_domain::record::{self, tag, AccessKeySecret, ExternalIdSecret, LinkRecord};
@@ -18,7 +20,7 @@ use trustlink_domain::self_assume::{self_assume, SelfAssume};
 use trustlink_domain::{AccountId, ExternalId};
 
 use super::probe::credentials_of;
-use super::{switched_at, time, Rotation, StepError, StepResult, FORCED_WAIT};
+use super::{switched_at, time, Carried, Rotation, StepError, StepResult, FORCED_WAIT};
 use crate::report::Action;
 use crate::Rotator;
 
@@ -68,7 +70,20 @@ impl<C: Cloud> Rotation for ExternalIdRotation<'_, C> {
         step: &'a ExternalIdStep,
         o: &'a Observed,
     ) -> BoxFuture<'a, StepResult<()>> {
-        self.act_now(step, o).boxed()
+        self.act(step, o).boxed()
+    }
+
+    fn act_and_carry<'a>(
+        &'a self,
+        step: &'a ExternalIdStep,
+        o: &'a mut Observed,
+    ) -> BoxFuture<'a, StepResult<Carried>> {
+        async move {
+            let effect = self.act_now(step, o).await?;
+            carry(step, effect, o, self.rotator.clock.now());
+            Ok(Carried::Yes)
+        }
+        .boxed()
     }
 
     fn outcome(
@@ -89,15 +104,12 @@ impl<C: Cloud> ExternalIdRotation<'_, C> {
 
     async fn observe_now(&self) -> StepResult<Observed> {
         let r = self.rotator;
-        let rec = &r.fresh_record(self.rec).await?;
+        let (rec, described) = &r.fresh_description(self.rec).await?;
         let secrets = r.cloud.secrets();
         let name = self.secret_name();
         let current = secrets.get_secret_value(&name, AWSCURRENT).await?;
         let current_value = ExternalIdSecret::parse(&current.text).map_err(StepError::record)?;
-        let pending = secrets
-            .get_secret_value(&name, AWSPENDING)
-            .await
-            .optional()?;
+        let pending = read_stage(&secrets, &name, described, AWSPENDING, &current).await?;
         let (account, role_name) = record::role_of_arn(&rec.role_arn)
             .ok_or_else(|| StepError::Record(format!("{} is not a role ARN", rec.role_arn)))?;
         let role = r.cloud.iam(&account).await?.get_role(&role_name).await?;
@@ -130,7 +142,11 @@ impl<C: Cloud> ExternalIdRotation<'_, C> {
         })
     }
 
-    async fn act_now(&self, step: &ExternalIdStep, o: &Observed) -> StepResult<()> {
+    async fn act(&self, step: &ExternalIdStep, o: &Observed) -> StepResult<()> {
+        self.act_now(step, o).await.map(drop)
+    }
+
+    async fn act_now(&self, step: &ExternalIdStep, o: &Observed) -> StepResult<Effect> {
         let secrets = self.rotator.cloud.secrets();
         let name = self.secret_name();
         let view = &o.view;
@@ -143,31 +159,45 @@ impl<C: Cloud> ExternalIdRotation<'_, C> {
                         .map(String::as_str)
                         .filter(|a| *a != view.current),
                 );
-                self.accept(o, &accepted).await
+                self.accept(o, &accepted).await.map(Effect::Trust)
             }
-            ExternalIdStep::ClearPendingLabel => Ok(secrets
-                .remove_stage(&name, AWSPENDING, &o.current.version_id)
-                .await?),
+            ExternalIdStep::ClearPendingLabel => {
+                secrets
+                    .remove_stage(&name, AWSPENDING, &o.current.version_id)
+                    .await?;
+                Ok(Effect::Nothing)
+            }
             ExternalIdStep::CreatePending => {
                 let next = ExternalIdSecret {
                     external_id: ExternalId::generate(),
                     ..o.current_value.clone()
                 };
-                secrets
-                    .put_secret_value(&name, &next.to_text(), &[AWSPENDING], &request_token())
+                let text = next.to_text();
+                let version_id = secrets
+                    .put_secret_value(&name, &text, &[AWSPENDING], &request_token())
                     .await?;
-                Ok(())
+                let version = SecretValue {
+                    version_id,
+                    stages: vec![AWSPENDING.to_string()],
+                    text,
+                    created: Some(self.rotator.clock.now()),
+                };
+                Ok(Effect::Pending(Box::new((version, next))))
             }
             ExternalIdStep::AcceptPending => {
                 let pending = view
                     .pending
                     .as_deref()
                     .ok_or(StepError::Missing("pending external ID"))?;
-                self.accept(o, &[&view.current, pending]).await
+                self.accept(o, &[&view.current, pending])
+                    .await
+                    .map(Effect::Trust)
             }
-            ExternalIdStep::Promote => self.promote(o).await,
-            ExternalIdStep::RetirePrevious => self.accept(o, &[&view.current]).await,
-            ExternalIdStep::Wait { .. } | ExternalIdStep::Idle { .. } => Ok(()),
+            ExternalIdStep::Promote => self.promote(o).await.map(|()| Effect::Nothing),
+            ExternalIdStep::RetirePrevious => {
+                self.accept(o, &[&view.current]).await.map(Effect::Trust)
+            }
+            ExternalIdStep::Wait { .. } | ExternalIdStep::Idle { .. } => Ok(Effect::Nothing),
         }
     }
 
@@ -197,8 +227,8 @@ impl<C: Cloud> ExternalIdRotation<'_, C> {
     }
 
     /// Makes the trust policy, and the grant when the link has one, accept exactly `ids`,
-    /// keeping every other statement and condition as it is.
-    async fn accept(&self, o: &Observed, ids: &[&str]) -> StepResult<()> {
+    /// keeping every other statement and condition as it is; returns the policy written.
+    async fn accept(&self, o: &Observed, ids: &[&str]) -> StepResult<Value> {
         let (cloud, rec) = (&self.rotator.cloud, self.rec);
         let iam = cloud.iam(&o.account).await?;
         let mut trust = o.trust.clone();
@@ -215,7 +245,7 @@ impl<C: Cloud> ExternalIdRotation<'_, C> {
                 trusted.set_policy_document(grant, &wanted).await?;
             }
         }
-        Ok(())
+        Ok(trust)
     }
 
     fn principal(&self) -> &Principal {
@@ -293,6 +323,75 @@ impl<C: Cloud> ExternalIdRotation<'_, C> {
         }
         Ok(())
     }
+}
+
+/// What a step wrote that the observation cannot tell by itself.
+enum Effect {
+    Nothing,
+    /// The trust policy as written.
+    Trust(Value),
+    /// The new AWSPENDING version and its value.
+    Pending(Box<(SecretValue, ExternalIdSecret)>),
+}
+
+/// The observation as it is after `step` succeeded with `effect`, at `now`: what observing
+/// again would see, without the calls.
+fn carry(step: &ExternalIdStep, effect: Effect, o: &mut Observed, now: i64) {
+    match effect {
+        Effect::Trust(trust) => {
+            o.view.accepted = policy::accepted_external_ids(&trust);
+            o.trust = trust;
+        }
+        Effect::Pending(made) => {
+            let (version, value) = *made;
+            o.view.pending = Some(value.external_id.expose().to_string());
+            o.pending = Some(version);
+            o.pending_value = Some(value);
+        }
+        Effect::Nothing => {}
+    }
+    match step {
+        ExternalIdStep::ClearPendingLabel => {
+            o.pending = None;
+            o.view.pending_on_current = false;
+        }
+        // AWSCURRENT moved to the pending version; AWSPENDING is still on it until cleared.
+        ExternalIdStep::Promote => {
+            if let (Some(mut version), Some(value)) = (o.pending.take(), o.pending_value.take()) {
+                version.stages.push(AWSCURRENT.to_string());
+                o.view.current = value.external_id.expose().to_string();
+                o.view.current_since = now;
+                o.view.pending = None;
+                o.view.pending_on_current = true;
+                o.current = version.clone();
+                o.current_value = value;
+                o.pending = Some(version);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The version `stage` labels, read only when DescribeSecret lists it on a version other
+/// than AWSCURRENT's (on AWSCURRENT's it is that version).
+pub(super) async fn read_stage<S: Secrets>(
+    secrets: &S,
+    name: &str,
+    described: &SecretDescription,
+    stage: &str,
+    current: &SecretValue,
+) -> StepResult<Option<SecretValue>> {
+    let Some(version) = described
+        .versions
+        .iter()
+        .find(|v| v.stages.iter().any(|s| s == stage))
+    else {
+        return Ok(None);
+    };
+    if version.version_id == current.version_id {
+        return Ok(Some(current.clone()));
+    }
+    Ok(secrets.get_secret_value(name, stage).await.optional()?)
 }
 
 /// What the run did, from the steps it took; else what it stopped at.

@@ -105,6 +105,19 @@ pub trait Rotation: Send + Sync {
         step: &'a Self::Step,
         observed: &'a Self::Observed,
     ) -> BoxFuture<'a, StepResult<()>>;
+    /// Acts, then carries the step's effect into `observed`, so the next decision needs no
+    /// new observation (a run observes a link once). `Carried::No`: this rotation does not
+    /// model the effect, and the driver observes again.
+    fn act_and_carry<'a>(
+        &'a self,
+        step: &'a Self::Step,
+        observed: &'a mut Self::Observed,
+    ) -> BoxFuture<'a, StepResult<Carried>> {
+        Box::pin(async move {
+            self.act(step, observed).await?;
+            Ok(Carried::No)
+        })
+    }
     /// What the run did, from the steps it took and the final step it stopped at.
     fn outcome(
         &self,
@@ -113,6 +126,13 @@ pub trait Rotation: Send + Sync {
         observed: &Self::Observed,
         ask: Ask,
     ) -> (Action, String);
+}
+
+/// Whether a step's effect was carried into the observation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Carried {
+    Yes,
+    No,
 }
 
 /// A time in the report's words.

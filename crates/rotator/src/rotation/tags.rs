@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use trustlink_aws::ports::{Cloud, Secrets};
+use trustlink_aws::ports::{Cloud, SecretDescription, Secrets};
 use trustlink_domain::record::{self, tag, LinkRecord};
 
 use super::StepResult;
@@ -17,11 +17,21 @@ impl<C: Cloud> Rotator<C> {
         Ok(self.cloud.secrets().tag_secret(secret, &tags).await?)
     }
 
+    /// The link's record as its secret's tags say now (a run's own stamps included), and
+    /// the secret's description it was read from (its versions' labels).
+    pub(crate) async fn fresh_description(
+        &self,
+        rec: &LinkRecord,
+    ) -> StepResult<(LinkRecord, SecretDescription)> {
+        let name = record::external_id_secret_name(&rec.link_name);
+        let described = self.cloud.secrets().describe_secret(&name).await?;
+        let fresh = LinkRecord::from_tags(&described.tags).unwrap_or_else(|| rec.clone());
+        Ok((fresh, described))
+    }
+
     /// The link's record as its secret's tags say now (a run's own stamps included).
     pub(crate) async fn fresh_record(&self, rec: &LinkRecord) -> StepResult<LinkRecord> {
-        let name = record::external_id_secret_name(&rec.link_name);
-        let tags = self.cloud.secrets().describe_secret(&name).await?.tags;
-        Ok(LinkRecord::from_tags(&tags).unwrap_or_else(|| rec.clone()))
+        Ok(self.fresh_description(rec).await?.0)
     }
 
     /// Marks (or, with `None`, clears) a key creation in progress on the key secret `name`.
