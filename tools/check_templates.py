@@ -825,6 +825,14 @@ class TestContract(unittest.TestCase):
         with_topic = Resolver(self.hub, {"AlarmTopicArn": "arn:aws:sns:us-east-1:123456789012:ops"})
         alarm = with_topic.resolve(self.res["RotatorErrorsAlarm"]["Properties"])
         self.assertEqual(alarm["AlarmActions"], ["arn:aws:sns:us-east-1:123456789012:ops"])
+        # The failures alarm watches the metric the rotator writes (crates/rotator/src/metrics.rs).
+        failures = self.r.resolve(self.res["RotatorFailuresAlarm"]["Properties"])
+        self.assertEqual((failures["Namespace"], failures["MetricName"]), ("TrustLink/Rotator", "Failures"))
+        self.assertEqual((failures["Threshold"], failures["ComparisonOperator"]), (1, "GreaterThanOrEqualToThreshold"))
+        self.assertNotIn("Dimensions", failures)  # the rotator's metrics have none
+        metrics_rs = (ROOT / "crates/rotator/src/metrics.rs").read_text()
+        self.assertIn('pub const NAMESPACE: &str = "TrustLink/Rotator";', metrics_rs)
+        self.assertIn('"Failures"', metrics_rs)
 
     def test_rotation_queue(self):
         self.assertEqual(rotation_queue_problems(self.hub), [])
