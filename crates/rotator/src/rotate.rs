@@ -73,8 +73,11 @@ impl<C: Cloud> Rotator<C> {
     }
 
     pub async fn run(&self, command: &Command) -> Result<RunReport, AwsError> {
-        let links = self.discover().await?;
-        Ok(self.run_on(links, command).await)
+        crate::metrics::measured(async {
+            let links = self.discover().await?;
+            Ok(self.run_on(links, command).await)
+        })
+        .await
     }
 
     /// A run over `links`, already found: the discovered ones, or those a queued command
