@@ -65,7 +65,7 @@ impl LinkState {
         let read = |stage| secrets.get_secret_value(&name, stage);
         let current = read(AWSCURRENT).await?;
         let parsed = ExternalIdSecret::parse(&current.text)
-            .map_err(|m| AwsError::other("secretsmanager:GetSecretValue", m))?;
+            .map_err(|e| AwsError::other("secretsmanager:GetSecretValue", e.to_string()))?;
         let previous = match read(AWSPREVIOUS).await {
             Ok(v) => ExternalIdSecret::parse(&v.text)
                 .ok()

@@ -201,7 +201,7 @@ async fn read_key(secrets: &impl Secrets, link: &str) -> Result<Credentials, Aws
         .get_secret_value(&record::access_key_secret_name(link), AWSCURRENT)
         .await?;
     let key = AccessKeySecret::parse(&v.text)
-        .map_err(|m| AwsError::other("secretsmanager:GetSecretValue", m))?;
+        .map_err(|e| AwsError::other("secretsmanager:GetSecretValue", e.to_string()))?;
     Ok(Credentials {
         access_key_id: key.access_key_id,
         secret_access_key: key.secret_access_key,

@@ -1,4 +1,5 @@
 use trustlink_aws::AwsError;
+use trustlink_domain::record::SecretParseError;
 use trustlink_domain::ValidationErrors;
 
 /// Why a link could not be made. Every text is safe for a CloudFormation reason and a log.
@@ -10,6 +11,9 @@ pub enum LinkError {
     /// Something that exists is in the way and is not this link's.
     #[error("{0}")]
     Conflict(String),
+    /// A secret of the link's holds what trustlink does not write: in the way, as a conflict.
+    #[error("{0}")]
+    UnreadableSecret(#[from] SecretParseError),
     #[error("{step}: {source}")]
     Aws {
         step: &'static str,

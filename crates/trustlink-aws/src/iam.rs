@@ -48,7 +48,7 @@ fn to_json(operation: &'static str, doc: &Value) -> Result<String> {
 }
 
 fn decode(operation: &'static str, text: &str) -> Result<Value> {
-    parse_policy_document(text).map_err(|m| AwsError::other(operation, m))
+    parse_policy_document(text).map_err(|e| AwsError::other(operation, e.to_string()))
 }
 
 fn role_info(role: &aws_sdk_iam::types::Role) -> Result<RoleInfo> {

@@ -231,17 +231,27 @@ pub fn grant_policy(role_arn: &str, external_ids: &[&str]) -> Value {
     json!({"Version": POLICY_VERSION, "Statement": [statement]})
 }
 
+/// Why a policy document IAM returned could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyParseError {
+    #[error("policy document is not valid UTF-8 after URL decoding")]
+    NotUtf8,
+    /// serde_json's account of where the JSON breaks (a position and what was expected).
+    #[error("policy document is not JSON: {0}")]
+    NotJson(String),
+}
+
 /// Reads a policy document as IAM returns it: URL-encoded (GetRole) or plain JSON.
-pub fn parse_policy_document(text: &str) -> Result<Value, String> {
+pub fn parse_policy_document(text: &str) -> Result<Value, PolicyParseError> {
     let decoded = if text.trim_start().starts_with('{') {
         text.to_string()
     } else {
         percent_encoding::percent_decode_str(text)
             .decode_utf8()
-            .map_err(|_| "policy document is not valid UTF-8 after URL decoding".to_string())?
+            .map_err(|_| PolicyParseError::NotUtf8)?
             .into_owned()
     };
-    serde_json::from_str(&decoded).map_err(|e| format!("policy document is not JSON: {e}"))
+    serde_json::from_str(&decoded).map_err(|e| PolicyParseError::NotJson(e.to_string()))
 }
 
 fn statements(doc: &Value) -> Vec<&Value> {
@@ -483,7 +493,14 @@ mod tests {
                 .to_string();
         assert_eq!(parse_policy_document(&encoded).unwrap(), doc);
         assert_eq!(parse_policy_document(&text).unwrap(), doc);
-        assert!(parse_policy_document("%7Bnot").is_err());
+        assert!(matches!(
+            parse_policy_document("%7Bnot"),
+            Err(PolicyParseError::NotJson(_))
+        ));
+        assert_eq!(
+            parse_policy_document("%FF%FE"),
+            Err(PolicyParseError::NotUtf8)
+        );
     }
 
     #[test]

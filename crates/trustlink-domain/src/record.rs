@@ -133,25 +133,43 @@ pub fn role_of_arn(arn: &str) -> Option<(AccountId, String)> {
     Some((AccountId::parse("role", &parsed.account).ok()?, parsed.name))
 }
 
-/// The string fields of a secret's JSON; errors name the secret and the field, never a value.
+/// Why a secret's JSON could not be read. Names the secret and the field, never a value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretParseError {
+    #[error("{what} is not JSON")]
+    NotJson { what: &'static str },
+    #[error("{what} has no {field}")]
+    MissingField {
+        what: &'static str,
+        field: &'static str,
+    },
+    /// `rule` is the broken rule of [`ExternalId::parse`], which never echoes the value.
+    #[error("{what} holds an invalid external ID ({rule})")]
+    InvalidExternalId { what: &'static str, rule: String },
+}
+
+/// The string fields of a secret's JSON.
 struct SecretFields {
     what: &'static str,
     json: Value,
 }
 
 impl SecretFields {
-    fn parse(text: &SecretText, what: &'static str) -> Result<Self, String> {
+    fn parse(text: &SecretText, what: &'static str) -> Result<Self, SecretParseError> {
         let json =
-            serde_json::from_str(text.expose()).map_err(|_| format!("{what} is not JSON"))?;
+            serde_json::from_str(text.expose()).map_err(|_| SecretParseError::NotJson { what })?;
         Ok(Self { what, json })
     }
 
-    fn get(&self, key: &str) -> Result<String, String> {
+    fn get(&self, field: &'static str) -> Result<String, SecretParseError> {
         self.json
-            .get(key)
+            .get(field)
             .and_then(Value::as_str)
             .map(String::from)
-            .ok_or_else(|| format!("{} has no {key}", self.what))
+            .ok_or(SecretParseError::MissingField {
+                what: self.what,
+                field,
+            })
     }
 }
 
@@ -178,16 +196,13 @@ impl ExternalIdSecret {
     }
 
     /// The error names what is wrong, never the value.
-    pub fn parse(text: &SecretText) -> Result<Self, String> {
-        let fields = SecretFields::parse(text, "the external ID secret")?;
-        let field = |k: &str| fields.get(k);
+    pub fn parse(text: &SecretText) -> Result<Self, SecretParseError> {
+        let what = "the external ID secret";
+        let fields = SecretFields::parse(text, what)?;
+        let field = |k: &'static str| fields.get(k);
         Ok(Self {
-            external_id: ExternalId::parse("ExternalId", &field("ExternalId")?).map_err(|e| {
-                format!(
-                    "the external ID secret holds an invalid external ID ({})",
-                    e.rule
-                )
-            })?,
+            external_id: ExternalId::parse("ExternalId", &field("ExternalId")?)
+                .map_err(|e| SecretParseError::InvalidExternalId { what, rule: e.rule })?,
             role_arn: field("RoleArn")?,
             trusted_principal: field("TrustedPrincipal")?,
             link_name: field("LinkName").unwrap_or_default(),
@@ -215,9 +230,9 @@ impl AccessKeySecret {
         )
     }
 
-    pub fn parse(text: &SecretText) -> Result<Self, String> {
+    pub fn parse(text: &SecretText) -> Result<Self, SecretParseError> {
         let fields = SecretFields::parse(text, "the access key secret")?;
-        let field = |k: &str| fields.get(k);
+        let field = |k: &'static str| fields.get(k);
         Ok(Self {
             access_key_id: field("AccessKeyId")?,
             secret_access_key: SecretAccessKey::new(field("SecretAccessKey")?),
@@ -323,6 +338,20 @@ mod tests {
             r#"{"ExternalId":"a b","RoleArn":"r","TrustedPrincipal":"p"}"#,
         ))
         .unwrap_err();
-        assert!(!err.contains("a b"), "{err}");
+        assert!(matches!(err, SecretParseError::InvalidExternalId { .. }));
+        assert!(!err.to_string().contains("a b"), "{err}");
+        assert_eq!(
+            AccessKeySecret::parse(&SecretText::new(r#"{"AccessKeyId":"AKIAX"}"#)).unwrap_err(),
+            SecretParseError::MissingField {
+                what: "the access key secret",
+                field: "SecretAccessKey"
+            }
+        );
+        assert_eq!(
+            ExternalIdSecret::parse(&SecretText::new("not json"))
+                .unwrap_err()
+                .to_string(),
+            "the external ID secret is not JSON"
+        );
     }
 }

@@ -195,7 +195,7 @@ async fn read_key_secret<S: Secrets>(secrets: &S, name: &str) -> Result<KeySecre
         .await
         .optional()
         .at("secretsmanager:GetSecretValue")?
-        .map(|v| AccessKeySecret::parse(&v.text).map_err(LinkError::Conflict))
+        .map(|v| AccessKeySecret::parse(&v.text).map_err(LinkError::from))
         .transpose()?;
     Ok(KeySecret::Live { arn, stored })
 }

@@ -258,7 +258,7 @@ async fn read_existing<S: Secrets>(secrets: &S, name: &str) -> Result<LinkSecret
         .get_secret_value(name, AWSCURRENT)
         .await
         .at("secretsmanager:GetSecretValue")?;
-    let current = ExternalIdSecret::parse(&current.text).map_err(LinkError::Conflict)?;
+    let current = ExternalIdSecret::parse(&current.text)?;
     let mut rotating = Vec::new();
     for stage in [AWSPENDING, AWSPREVIOUS] {
         let value = secrets.get_secret_value(name, stage).await;
