@@ -194,3 +194,28 @@ fn binaries() {
     let want: BTreeSet<String> = strings(&contract()["binaries"]).into_iter().collect();
     assert_eq!(found, want);
 }
+
+/// The incident commands' names: the revoke policy, the suspension's statement and tags, the
+/// values of `Compromised`.
+#[test]
+fn incident_names() {
+    use trustlink_domain::incident::{self, Compromised};
+    let c = &contract()["incident"];
+    assert_eq!(c["revoke_policy_name"], json!(incident::REVOKE_POLICY_NAME));
+    assert_eq!(c["suspended_sid"], json!(incident::SUSPENDED_SID));
+    let tags = &c["suspension_tags"];
+    let code = [
+        ("at", incident::tag::SUSPENDED_AT),
+        ("by", incident::tag::SUSPENDED_BY),
+        ("reason", incident::tag::SUSPENDED_REASON),
+        ("key", incident::tag::SUSPENDED_KEY),
+    ];
+    assert_eq!(tags.as_object().unwrap().len(), code.len());
+    for (name, key) in code {
+        assert_eq!(tags[name], json!(key), "suspension tag {name}");
+    }
+    assert_eq!(
+        strings(&c["compromised_values"]),
+        Compromised::NAMES.map(String::from).to_vec()
+    );
+}

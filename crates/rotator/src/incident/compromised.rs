@@ -35,6 +35,14 @@ const REPLACE: Ask = Ask {
     delete_previous_now: false,
 };
 
+/// The rotation's value in the report's words.
+fn value_name(rotation: &str) -> &'static str {
+    match rotation {
+        "external_id" => "external ID",
+        _ => "access key",
+    }
+}
+
 fn promoted(steps: &[Step]) -> bool {
     steps.iter().any(|s| {
         matches!(
@@ -171,7 +179,7 @@ impl<C: Cloud> Rotator<C> {
         }
         let detail = format!(
             "replaced with no grace: the new {} is AWSCURRENT; the previous one stopped working at {}",
-            R::NAME.replace('_', " "),
+            value_name(R::NAME),
             time(self.clock.now())
         );
         Outcome {
