@@ -50,6 +50,9 @@ import tomllib
 import unittest
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import contract  # noqa: E402  (docs/contract.json: the names of the contract)
+
 ROOT = Path(__file__).resolve().parent.parent
 INFRA = ROOT / "infra"
 HUB_TEMPLATE = INFRA / "template.yaml"
@@ -87,8 +90,12 @@ RESOURCELESS_ACTIONS = {
 
 READ_PREFIXES = ("get", "list", "generate", "simulate")
 BROAD_MANAGED_POLICIES = ("AdministratorAccess", "IAMFullAccess", "PowerUserAccess")
-TRUSTLINK_TAG_KEYS = {"iam:resourcetag/trustlink:link", "aws:requesttag/trustlink:link"}
-DEFAULT_PATH = "/trustlink/"
+LINK_TAG = contract.TAGS["link"]
+# Condition keys compared lowercased, as IAM does.
+TRUSTLINK_TAG_KEYS = {f"iam:resourcetag/{LINK_TAG}".lower(), f"aws:requesttag/{LINK_TAG}".lower()}
+DEFAULT_PATH = contract.DEFAULTS["Role.Path"]
+SECRETS = f"{contract.SECRET_PREFIX}*"
+QUEUE_URL = contract.setting("TRUSTLINK_ROTATION_QUEUE_URL")
 
 # Roles that must stay read-only, by logical id, in any template.
 READ_ONLY_ROLES = ("LinkCheckRole", "AuditRole")
@@ -550,9 +557,10 @@ def _read_only_statement(stmt: dict) -> list[str]:
         if not any(fnmatch.fnmatchcase(a, p) for p in READ_ONLY_ACTIONS):
             out.append(f"{a} is not a read")
         elif a.startswith("secretsmanager:") and a != "secretsmanager:listsecrets":
-            outside = [r for r in resources if not re.fullmatch(r"arn:[^:]+:secretsmanager:[^:]*:[^:]*:secret:trustlink/.*", r)]
+            secret = re.escape(contract.SECRET_PREFIX)
+            outside = [r for r in resources if not re.fullmatch(rf"arn:[^:]+:secretsmanager:[^:]*:[^:]*:secret:{secret}.*", r)]
             if outside:
-                out.append(f"{a} on {outside}: secrets outside trustlink/*")
+                out.append(f"{a} on {outside}: secrets outside {SECRETS}")
         elif a == "sts:assumerole":
             loose = [r for r in resources if not re.fullmatch(r"arn:[^:]+:iam::[^:]*:role/[^*?]+", r)]
             if loose:
@@ -605,9 +613,9 @@ def rotation_queue_problems(template: dict) -> list[str]:
     reserved = fn.get("ReservedConcurrentExecutions")
     if reserved is not None:
         out.append(f"RotatorFunction: ReservedConcurrentExecutions {reserved} would throttle the queue's workers")
-    env = ((fn.get("Environment") or {}).get("Variables") or {}).get("TRUSTLINK_ROTATION_QUEUE_URL")
+    env = ((fn.get("Environment") or {}).get("Variables") or {}).get(QUEUE_URL)
     if env != {"Ref": ROTATION_QUEUE}:
-        out.append(f"RotatorFunction: TRUSTLINK_ROTATION_QUEUE_URL is not the URL of {ROTATION_QUEUE}")
+        out.append(f"RotatorFunction: {QUEUE_URL} is not the URL of {ROTATION_QUEUE}")
     timeout = int(r.resolve(fn.get("Timeout", 3)))
     if int(qp.get("VisibilityTimeout", 30)) < 6 * timeout:
         out.append(f"{ROTATION_QUEUE}: VisibilityTimeout under six times the function's {timeout} s")
@@ -729,11 +737,11 @@ class TestLeastPrivilege(unittest.TestCase):
 
     def test_role_arn_lists_cover_every_role_path(self):
         hub = load_template(HUB_TEMPLATE)
-        resolver = Resolver(hub, {"RolePaths": "/trustlink/,/cross-account/"})
+        resolver = Resolver(hub, {"RolePaths": f"{DEFAULT_PATH},/cross-account/"})
         doc = next(d for d in policy_documents(hub, resolver) if d.where == "TrustLinkAccessPolicy.PolicyDocument")
         stmt = next(s for s in doc.statements() if s.get("Sid") == "ManageLinkRoles")
         self.assertEqual(
-            stmt["Resource"], ["arn:aws:iam::*:role/trustlink/*", "arn:aws:iam::*:role/cross-account/*"]
+            stmt["Resource"], [f"arn:aws:iam::*:role{DEFAULT_PATH}*", "arn:aws:iam::*:role/cross-account/*"]
         )
 
     def test_member_iam_statements_equal_the_hub_ones(self):
@@ -790,18 +798,12 @@ class TestContract(unittest.TestCase):
                 group = self.res[p["LoggingConfig"]["LogGroup"].removeprefix("<Ref ").rstrip(">")]
                 self.assertEqual(group["Properties"]["RetentionInDays"], {"Ref": "LogRetentionDays"})
                 env = p["Environment"]["Variables"]
-                for var in (
-                    "TRUSTLINK_ADMIN_ROLE_NAME",
-                    "TRUSTLINK_ROLE_PATHS",
-                    "TRUSTLINK_POLICY_PATH",
-                    "TRUSTLINK_MANAGED_POLICY_ALLOWLIST",
-                    "TRUSTLINK_SECRETS_KMS_KEY_ID",
-                    "RUST_LOG",
-                ):
+                for var in contract.settings("shared") + ["RUST_LOG"]:
                     self.assertIn(var, env)
-                self.assertEqual(env["TRUSTLINK_ADMIN_ROLE_NAME"], "TrustLinkAdmin")
-                self.assertEqual(env["TRUSTLINK_ROLE_PATHS"], "/trustlink/")
-                self.assertEqual(env["TRUSTLINK_POLICY_PATH"], "/trustlink/")
+                admin, policy_path = contract.setting("TRUSTLINK_ADMIN_ROLE_NAME"), contract.setting("TRUSTLINK_POLICY_PATH")
+                self.assertEqual(env[admin], contract.setting_default(admin))
+                self.assertEqual(env[contract.setting("TRUSTLINK_ROLE_PATHS")], DEFAULT_PATH)
+                self.assertEqual(env[policy_path], contract.setting_default(policy_path))
         self.assertEqual(self.r.params["LogRetentionDays"], "90")
 
     def test_rotator_schedule_concurrency_and_failures(self):
@@ -864,7 +866,7 @@ class TestContract(unittest.TestCase):
             (lambda res: sqs_event(res).pop("FunctionResponseTypes"), "batch item failures"),
             (lambda res: sqs_event(res)["ScalingConfig"].update(MaximumConcurrency=2), "MaximumConcurrency"),
             (lambda res: fn(res).update(ReservedConcurrentExecutions=1), "would throttle"),
-            (lambda res: fn(res)["Environment"]["Variables"].pop("TRUSTLINK_ROTATION_QUEUE_URL"), "TRUSTLINK_ROTATION_QUEUE_URL"),
+            (lambda res: fn(res)["Environment"]["Variables"].pop(QUEUE_URL), QUEUE_URL),
             (lambda res: res[ROTATION_QUEUE]["Properties"].update(VisibilityTimeout=900), "VisibilityTimeout"),
             (lambda res: role_statements(res).append({"Effect": "Allow", "Action": "sqs:ReceiveMessage", "Resource": "*"}), "not only RotationQueue"),
             (lambda res: [s for s in role_statements(res) if s.get("Sid") == "ConsumeRotationQueue"][0]["Action"].remove("sqs:DeleteMessage"), "sqs:deletemessage"),
@@ -888,7 +890,7 @@ class TestContract(unittest.TestCase):
         self.assertEqual(consumers["Condition"]["StringEquals"]["kms:ViaService"], "secretsmanager.us-east-1.amazonaws.com")
         self.assertEqual(
             consumers["Condition"]["StringLike"]["kms:EncryptionContext:SecretARN"],
-            "arn:aws:secretsmanager:us-east-1:123456789012:secret:trustlink/*",
+            f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{SECRETS}",
         )
         org = Resolver(self.hub, {"SecretReaderOrgId": "o-abcdefghij"}).resolve(self.res["SecretsKey"]["Properties"])
         org_stmt = next(s for s in org["KeyPolicy"]["Statement"] if s["Sid"] == consumers["Sid"])
@@ -903,14 +905,14 @@ class TestContract(unittest.TestCase):
             props = self.r.resolve(self.res[logical]["Properties"])
             self.assertEqual((props["Path"], props["RoleName"]), ("/trustlink-service/", name))
             arn = f"arn:aws:iam::123456789012:role{props['Path']}{props['RoleName']}"
-            for paths in (["/trustlink/"], samconfig_overrides()["RolePaths"].split(",")):
-                self.assertFalse(_under(arn, paths, "/trustlink/"), (arn, paths))
+            for paths in ([DEFAULT_PATH], samconfig_overrides()["RolePaths"].split(",")):
+                self.assertFalse(_under(arn, paths, DEFAULT_PATH), (arn, paths))
 
     def test_member_role_trusts_only_the_hub_function_roles(self):
         member = load_template(MEMBER_TEMPLATE)
         r = Resolver(member, {"HubAccountId": PSEUDO["AWS::AccountId"], "HubRegion": PSEUDO["AWS::Region"]})
         role = r.resolve(member["Resources"]["AdminRole"]["Properties"])
-        self.assertEqual(role["RoleName"], "TrustLinkAdmin")
+        self.assertEqual(role["RoleName"], contract.ADMIN_ROLE_NAME)
         self.assertEqual(role["Path"], "/")
         (stmt,) = role["AssumeRolePolicyDocument"]["Statement"]
         self.assertEqual(stmt["Principal"], {"AWS": "arn:aws:iam::123456789012:root"})
@@ -926,7 +928,7 @@ class TestContract(unittest.TestCase):
             d for d in policy_documents(self.hub, self.r) if d.where == "TrustLinkAccessPolicy.PolicyDocument"
         )
         assume = next(s for s in hub_doc.statements() if s.get("Sid") == "AssumeMemberAdminRole")
-        self.assertEqual(assume["Resource"], "arn:aws:iam::*:role/TrustLinkAdmin")
+        self.assertEqual(assume["Resource"], f"arn:aws:iam::*:role/{contract.ADMIN_ROLE_NAME}")
 
     def test_link_check_function(self):
         self.assertEqual(
@@ -939,8 +941,9 @@ class TestContract(unittest.TestCase):
         self.assertEqual(p["LoggingConfig"], {"LogFormat": "JSON", "LogGroup": "<Ref LinkCheckLogGroup>"})
         env = p["Environment"]["Variables"]
         self.assertEqual(env["TRUSTLINK_READ_ROLE_NAME"], "TrustLinkAudit")
-        self.assertEqual(env["TRUSTLINK_UNUSED_DAYS"], "90")
-        self.assertIn("TRUSTLINK_AUDIT_ACCOUNTS", env)
+        unused = contract.setting("TRUSTLINK_UNUSED_DAYS")
+        self.assertEqual(env[unused], str(contract.setting_default(unused)))
+        self.assertIn(contract.setting("TRUSTLINK_AUDIT_ACCOUNTS"), env)
         schedules = {k: e["Properties"] for k, e in p["Events"].items() if e["Type"] == "Schedule"}
         # The plain scheduled event is the audit; the verify schedule sends the Verify command.
         self.assertEqual(set(schedules), {"Audit", "Verify"})
@@ -962,13 +965,13 @@ class TestContract(unittest.TestCase):
         self.assertIn('pub const NAMESPACE: &str = "TrustLink/LinkCheck";', metrics_rs)
         role = self.r.resolve(self.res["LinkCheckRole"]["Properties"])
         self.assertEqual((role["Path"], role["RoleName"]), ("/trustlink-service/", "trustlink-link-check-us-east-1"))
-        self.assertFalse(_under("arn:aws:iam::123456789012:role/trustlink-service/x", ["/trustlink/"], "/trustlink/"))
+        self.assertFalse(_under("arn:aws:iam::123456789012:role/trustlink-service/x", [DEFAULT_PATH], DEFAULT_PATH))
         for events in ("aws.events", "Scheduled Event"):
             self.assertIn(events, (ROOT / "events/link-check/scheduled.json").read_text())
 
     def test_member_audit_role_and_forwarding(self):
         member = load_template(MEMBER_TEMPLATE)
-        r = Resolver(member, {"HubAccountId": PSEUDO["AWS::AccountId"], "HubRegion": PSEUDO["AWS::Region"], "RolePaths": "/trustlink/,/cross-account/"})
+        r = Resolver(member, {"HubAccountId": PSEUDO["AWS::AccountId"], "HubRegion": PSEUDO["AWS::Region"], "RolePaths": f"{DEFAULT_PATH},/cross-account/"})
         role = r.resolve(member["Resources"]["AuditRole"]["Properties"])
         self.assertEqual((role["RoleName"], role["Path"]), ("TrustLinkAudit", "/"))
         (stmt,) = role["AssumeRolePolicyDocument"]["Statement"]
@@ -987,7 +990,7 @@ class TestContract(unittest.TestCase):
         self.assertEqual(pattern["detail"]["errorCode"], [{"exists": True}])
         self.assertEqual(
             pattern["detail"]["requestParameters"]["roleArn"],
-            [{"wildcard": "arn:aws:iam::*:role/trustlink/*"}, {"wildcard": "arn:aws:iam::*:role/cross-account/*"}],
+            [{"wildcard": f"arn:aws:iam::*:role{DEFAULT_PATH}*"}, {"wildcard": "arn:aws:iam::*:role/cross-account/*"}],
         )
         (target,) = rule["Targets"]
         self.assertEqual(target["Arn"], "arn:aws:events:us-east-1:123456789012:event-bus/default")
@@ -1005,9 +1008,15 @@ class TestContract(unittest.TestCase):
         self.assertEqual(p["Role"]["Path"], "/cross-account/")
         self.assertEqual(p["TrustedPrincipal"], "arn:aws:iam::444455556666:user/DevUser")
         self.assertEqual(p["TrustedSide"], {"Grant": True, "CreateUser": True, "AccessKey": True})
-        self.assertEqual(p["Rotation"], {"ExternalIdDays": 90, "AccessKeyDays": 90, "GraceHours": 24})
-        for out in ("RoleArn", "ExternalIdSecretArn", "AccessKeySecretArn"):
-            self.assertIn("Fn::GetAtt", example["Outputs"][out]["Value"])
+        rotation_defaults = {k.removeprefix("Rotation."): v for k, v in contract.DEFAULTS.items() if k.startswith("Rotation.")}
+        self.assertEqual(p["Rotation"], rotation_defaults)
+        self.assertEqual(set(p["Rotation"]), set(contract.CONTRACT["properties"]["Rotation"]))
+        # Every output reads a GetAtt key of the contract, under its own name.
+        self.assertEqual(set(example["Outputs"]), {"RoleArn", "ExternalIdSecretArn", "AccessKeySecretArn"})
+        for out, spec in example["Outputs"].items():
+            attribute = spec["Value"]["Fn::GetAtt"][1]
+            self.assertEqual(attribute, out)
+            self.assertIn(attribute, contract.GET_ATT)
         # The deployed hub may create the role: its path is one of samconfig's RolePaths.
         self.assertIn(p["Role"]["Path"], samconfig_overrides()["RolePaths"].split(","))
         for arn in p["Role"]["ManagedPolicyArns"]:
@@ -1074,7 +1083,7 @@ Resources:
 """
 
 
-def bad(statement_yaml: str, role_path: str = "/trustlink/") -> list[str]:
+def bad(statement_yaml: str, role_path: str = DEFAULT_PATH) -> list[str]:
     body = "\n".join("              " + line for line in statement_yaml.strip("\n").splitlines())
     return check_template(load_template_str(BAD_TEMPLATE.format(statements=body, role_path=role_path)), "bad")
 
@@ -1235,7 +1244,7 @@ Resources:
         self.assertEqual(template(good), [])
         for statement, fragment in (
             ("- {Effect: Allow, Action: iam:UpdateAssumeRolePolicy, Resource: 'arn:aws:iam::*:role/trustlink/*'}", "iam:updateassumerolepolicy is not a read"),
-            ("- {Effect: Allow, Action: secretsmanager:GetSecretValue, Resource: '*'}", "secrets outside trustlink/*"),
+            ("- {Effect: Allow, Action: secretsmanager:GetSecretValue, Resource: '*'}", f"secrets outside {SECRETS}"),
             ("- {Effect: Allow, Action: sts:AssumeRole, Resource: 'arn:aws:iam::*:role/*'}", "only named roles"),
             ("- {Effect: Allow, Action: kms:Decrypt, Resource: 'arn:aws:kms:us-east-1:123456789012:key/k'}", "kms:ViaService"),
             ("- {Effect: Allow, Action: 'iam:*', Resource: 'arn:aws:iam::*:role/*'}", "iam:* is not a read"),

@@ -11,6 +11,8 @@ ADMIN_ROLE_NAME = CONTRACT["environment"]["shared"]["TRUSTLINK_ADMIN_ROLE_NAME"]
 GET_ATT = CONTRACT["get_att"]
 STAGES = CONTRACT["secrets"]["stages"]
 TAGS = CONTRACT["tags"]
+DEFAULTS = CONTRACT["defaults"]
+SECRET_PREFIX = CONTRACT["secrets"]["prefix"]
 
 
 def secret_name(link):
@@ -41,3 +43,16 @@ def setting(name):
         if name in group:
             return name
     raise KeyError(f"{name} is not a trustlink setting (docs/contract.json)")
+
+
+def setting_default(name):
+    """A setting's default (None: unset unless the deployer sets it)."""
+    for group in CONTRACT["environment"].values():
+        if name in group:
+            return group[name]
+    raise KeyError(f"{name} is not a trustlink setting (docs/contract.json)")
+
+
+def settings(function="shared"):
+    """The environment variables of `function` (`shared`, `rotator`, `link-check`)."""
+    return list(CONTRACT["environment"][function])
