@@ -121,7 +121,7 @@ async fn find<C: Cloud>(
 mod tests {
     use serde_json::json;
     use trustlink_aws::MemoryCloud;
-    use trustlink_domain::rotation::DAY;
+    use trustlink_domain::rotation::{DAY, HOUR};
 
     use super::*;
     use crate::fanout::testing::*;
@@ -157,8 +157,11 @@ mod tests {
             "due-a rotated"
         );
 
-        // Delivered again (a duplicate, or after a crash): nothing is due any more.
+        // Delivered again past the grace period (a duplicate, or after a crash): the previous
+        // ID is retired, and nothing is due any more.
         let rotated = current_version(&cloud, "due-a").await;
+        clock.advance(2 * HOUR);
+        cloud.advance(2 * HOUR);
         let again = consume(&r, &sqs_event(&[r#"{"Links":["due-a"]}"#]))
             .await
             .unwrap();
