@@ -7,8 +7,11 @@
 
 use std::time::{Duration, Instant};
 
+use aws_config::SdkConfig;
 use serde_json::json;
 use trustlink_aws::ports::Sts;
+use trustlink_aws::AccountAccess;
+use trustlink_domain::record::AccessKeySecret;
 use trustlink_tests::enforce::*;
 use trustlink_tests::fakecloud::{self, Function};
 use trustlink_tests::links::*;
@@ -17,6 +20,59 @@ use trustlink_tests::*;
 fn base_creds() -> aws_credential_types::Credentials {
     // Only for building a base configuration; every call sets its own credentials.
     aws_credential_types::Credentials::new("unused", "unused-secret", None, None, "base")
+}
+
+/// A link made by the real trust-link code, with its AWSCURRENT external ID and key (the
+/// key's secret registered with the log scan).
+struct Made {
+    link: Link,
+    id: String,
+    key: AccessKeySecret,
+}
+
+async fn make(access: &AccountAccess, prefix: &str, extra: serde_json::Value) -> Made {
+    let link = create_link_with(access, prefix, extra).await;
+    let (id, key) = read_current(access, &link).await.unwrap();
+    crate_remember(&key);
+    Made { link, id, key }
+}
+
+impl Made {
+    /// Its consumer, calling the backend `base` is of.
+    fn consumer<'a>(&'a self, base: &'a SdkConfig) -> Consumer<'a> {
+        Consumer {
+            base,
+            key: &self.key,
+            role_arn: &self.link.role_arn,
+        }
+    }
+}
+
+/// A link's consumer: its key, presented to its role, on one backend. Every probe of the
+/// tests below is one of these, so each reads as what is presented and what AWS answers.
+struct Consumer<'a> {
+    base: &'a SdkConfig,
+    key: &'a AccessKeySecret,
+    role_arn: &'a str,
+}
+
+impl Consumer<'_> {
+    async fn assume(&self, session: &str, presented: &Presented) -> Result<String, Denied> {
+        assume(
+            self.base,
+            key_credentials(self.key),
+            self.role_arn,
+            session,
+            presented,
+        )
+        .await
+    }
+
+    /// Asserts AWS refuses the assume as `AccessDenied`; `what` names the case.
+    async fn refused(&self, session: &str, presented: &Presented, what: &str) {
+        let r = self.assume(session, presented).await;
+        assert_eq!(r.map_err(|d| d.code), Err("AccessDenied".into()), "{what}");
+    }
 }
 
 /// The same link, used the same way, on both backends: the right external ID works on both;
@@ -28,27 +84,16 @@ async fn a_link_on_either_backend() {
     for backend in [Backend::Moto, Backend::FakeCloud] {
         let access = backend.access().await;
         let base = backend.config_with(base_creds()).await;
-        let link = create_link_with(&access, "enf-both-", json!({})).await;
-        let (id, key) = read_current(&access, &link).await.unwrap();
-        crate_remember(&key);
-        let me = assume(
-            &base,
-            key_credentials(&key),
-            &link.role_arn,
-            "both",
-            &Presented::id(&id),
-        )
-        .await
-        .unwrap_or_else(|d| panic!("{}: {d}", backend.name()));
-        assert_eq!(me, session_arn(&link, "both"), "{}", backend.name());
-        let wrong = assume(
-            &base,
-            key_credentials(&key),
-            &link.role_arn,
-            "both",
-            &Presented::id("WrongExternalId1234567890"),
-        )
-        .await;
+        let made = make(&access, "enf-both-", json!({})).await;
+        let (link, id, consumer) = (&made.link, &made.id, made.consumer(&base));
+        let me = consumer
+            .assume("both", &Presented::id(id))
+            .await
+            .unwrap_or_else(|d| panic!("{}: {d}", backend.name()));
+        assert_eq!(me, session_arn(link, "both"), "{}", backend.name());
+        let wrong = consumer
+            .assume("both", &Presented::id("WrongExternalId1234567890"))
+            .await;
         if backend.evaluates_trust_policies() {
             assert_eq!(
                 wrong.map_err(|d| d.code),
@@ -104,21 +149,15 @@ async fn only_the_link_principal_with_the_external_id_gets_in() {
     let logs = capture_logs();
     let access = fakecloud::access(Function::TrustLink).await;
     let base = fakecloud::config_with(base_creds()).await;
-    let link = create_link_with(&access, "enf-id-", json!({})).await;
-    let (id, key) = read_current(&access, &link).await.unwrap();
-    crate_remember(&key);
+    let made = make(&access, "enf-id-", json!({})).await;
+    let (link, id, consumer) = (&made.link, made.id.as_str(), made.consumer(&base));
 
     // The right external ID: in, as the role.
-    let me = assume(
-        &base,
-        key_credentials(&key),
-        &link.role_arn,
-        "right",
-        &Presented::id(&id),
-    )
-    .await
-    .unwrap_or_else(|d| panic!("the link's key and external ID are refused: {d}"));
-    assert_eq!(me, session_arn(&link, "right"));
+    let me = consumer
+        .assume("right", &Presented::id(id))
+        .await
+        .unwrap_or_else(|d| panic!("the link's key and external ID are refused: {d}"));
+    assert_eq!(me, session_arn(link, "right"));
 
     // No external ID, a wrong one, a near miss: out.
     for (what, presented) in [
@@ -129,18 +168,10 @@ async fn only_the_link_principal_with_the_external_id_gets_in() {
         ),
         (
             "the ID with one character changed",
-            Presented::id(&flip_last(&id)),
+            Presented::id(&flip_last(id)),
         ),
     ] {
-        let r = assume(
-            &base,
-            key_credentials(&key),
-            &link.role_arn,
-            "wrong",
-            &presented,
-        )
-        .await;
-        match r {
+        match consumer.assume("wrong", &presented).await {
             Err(d) => assert_eq!(d.code, "AccessDenied", "{what}: {d}"),
             Ok(arn) => panic!("{what}: assumed the role as {arn}"),
         }
@@ -148,7 +179,7 @@ async fn only_the_link_principal_with_the_external_id_gets_in() {
 
     // Another principal of the trusted account, with the right ID: out.
     let other = fakecloud::fakecloud().admin_credentials(TRUSTED, "not-the-link-user");
-    let r = assume(&base, other, &link.role_arn, "other", &Presented::id(&id)).await;
+    let r = assume(&base, other, &link.role_arn, "other", &Presented::id(id)).await;
     assert_eq!(
         r.map_err(|d| d.code),
         Err("AccessDenied".into()),
@@ -161,21 +192,14 @@ async fn only_the_link_principal_with_the_external_id_gets_in() {
         .delete(&link.role_arn, Some(&link.name))
         .await
         .unwrap();
-    let r = assume(
-        &base,
-        key_credentials(&key),
-        &link.role_arn,
-        "gone",
-        &Presented::id(&id),
-    )
-    .await;
+    let r = consumer.assume("gone", &Presented::id(id)).await;
     assert_eq!(
         r.map_err(|d| d.code),
         Err("InvalidClientTokenId".into()),
         "the deleted link's key"
     );
     let someone = fakecloud::fakecloud().admin_credentials(TRUSTED, "not-the-link-user");
-    let r = assume(&base, someone, &link.role_arn, "gone", &Presented::id(&id)).await;
+    let r = assume(&base, someone, &link.role_arn, "gone", &Presented::id(id)).await;
     assert_eq!(
         r.map_err(|d| d.code),
         Err("AccessDenied".into()),
@@ -189,25 +213,18 @@ async fn a_role_deleted_under_a_live_key_is_denied() {
     let logs = capture_logs();
     let access = fakecloud::access(Function::TrustLink).await;
     let base = fakecloud::config_with(base_creds()).await;
-    let link = create_link_with(&access, "enf-del-", json!({})).await;
-    let (id, key) = read_current(&access, &link).await.unwrap();
-    crate_remember(&key);
+    let made = make(&access, "enf-del-", json!({})).await;
+    let (link, id, key) = (&made.link, made.id.as_str(), &made.key);
     let iam = access.iam(&account(TRUSTING)).await.unwrap();
     trust_link::link::delete_role_fully(&iam, &link.role)
         .await
         .unwrap();
-    let r = assume(
-        &base,
-        key_credentials(&key),
-        &link.role_arn,
-        "gone",
-        &Presented::id(&id),
-    )
-    .await;
-    assert_eq!(r.map_err(|d| d.code), Err("AccessDenied".into()));
+    made.consumer(&base)
+        .refused("gone", &Presented::id(id), "a deleted role")
+        .await;
     // The key itself still works: the denial is the role's.
     assert_eq!(
-        whoami(&base, key_credentials(&key)).await.unwrap(),
+        whoami(&base, key_credentials(key)).await.unwrap(),
         link.principal
     );
     assert_logs_clean(&logs);
@@ -220,7 +237,7 @@ async fn an_mfa_gated_link_needs_a_valid_code_from_the_users_device() {
     let base = fakecloud::config_with(base_creds()).await;
     // trust-link takes its gated path (it cannot present MFA itself) without a stall.
     let started = Instant::now();
-    let link = create_link_with(
+    let made = make(
         &access,
         "enf-mfa-",
         json!({"Conditions": {"RequireMfa": true}}),
@@ -231,29 +248,18 @@ async fn an_mfa_gated_link_needs_a_valid_code_from_the_users_device() {
         "trust-link stalled on the MFA-gated link: {:?}",
         started.elapsed()
     );
-    let (id, key) = read_current(&access, &link).await.unwrap();
-    crate_remember(&key);
+    let (link, id, consumer) = (&made.link, made.id.as_str(), made.consumer(&base));
     let user = link.user.clone().unwrap();
 
     // Without MFA: out, even with the right external ID.
-    let r = assume(
-        &base,
-        key_credentials(&key),
-        &link.role_arn,
-        "nomfa",
-        &Presented::id(&id),
-    )
-    .await;
-    assert_eq!(
-        r.map_err(|d| d.code),
-        Err("AccessDenied".into()),
-        "without MFA"
-    );
+    consumer
+        .refused("nomfa", &Presented::id(id), "without MFA")
+        .await;
 
     let admin = fakecloud::member_admin_config(TRUSTED).await;
     let (serial, seed) = virtual_mfa_device(&admin, &user).await;
     let with_code = |code: String| Presented {
-        external_id: Some(id.clone()),
+        external_id: Some(id.to_string()),
         mfa: Some((serial.clone(), code)),
     };
     // A wrong code: out.
@@ -262,47 +268,23 @@ async fn an_mfa_gated_link_needs_a_valid_code_from_the_users_device() {
         "{:06}",
         (good.parse::<u32>().unwrap() + 500_000) % 1_000_000
     );
-    let r = assume(
-        &base,
-        key_credentials(&key),
-        &link.role_arn,
-        "badcode",
-        &with_code(wrong),
-    )
-    .await;
-    assert_eq!(
-        r.map_err(|d| d.code),
-        Err("AccessDenied".into()),
-        "a wrong code"
-    );
+    consumer
+        .refused("badcode", &with_code(wrong), "a wrong code")
+        .await;
     // The device's current code: in.
-    let me = assume(
-        &base,
-        key_credentials(&key),
-        &link.role_arn,
-        "mfa",
-        &with_code(totp(&seed, unix_now()).unwrap()),
-    )
-    .await
-    .unwrap_or_else(|d| panic!("a valid MFA code is refused: {d}"));
-    assert_eq!(me, session_arn(&link, "mfa"));
+    let me = consumer
+        .assume("mfa", &with_code(totp(&seed, unix_now()).unwrap()))
+        .await
+        .unwrap_or_else(|d| panic!("a valid MFA code is refused: {d}"));
+    assert_eq!(me, session_arn(link, "mfa"));
     // Valid code, no external ID: out.
-    let r = assume(
-        &base,
-        key_credentials(&key),
-        &link.role_arn,
-        "mfanoid",
-        &Presented {
-            external_id: None,
-            mfa: Some((serial.clone(), totp(&seed, unix_now()).unwrap())),
-        },
-    )
-    .await;
-    assert_eq!(
-        r.map_err(|d| d.code),
-        Err("AccessDenied".into()),
-        "MFA without the ID"
-    );
+    let code_only = Presented {
+        external_id: None,
+        mfa: Some((serial.clone(), totp(&seed, unix_now()).unwrap())),
+    };
+    consumer
+        .refused("mfanoid", &code_only, "MFA without the ID")
+        .await;
 
     // The rotator takes its gated path too, without a stall, and the link stays usable with
     // the new ID and key plus MFA.
@@ -333,35 +315,31 @@ async fn an_mfa_gated_link_needs_a_valid_code_from_the_users_device() {
         report["links"][0]["access_key"]["action"], "rotated",
         "{report:#}"
     );
-    let (new_id, new_key) = read_current(&access, &link).await.unwrap();
+    let (new_id, new_key) = read_current(&access, link).await.unwrap();
     remember_secret(&new_id);
     crate_remember(&new_key);
-    let me = assume(
-        &base,
-        key_credentials(&new_key),
-        &link.role_arn,
-        "mfa2",
-        &Presented {
-            external_id: Some(new_id.clone()),
-            mfa: Some((serial.clone(), totp(&seed, unix_now()).unwrap())),
-        },
-    )
-    .await
-    .unwrap_or_else(|d| panic!("the rotated link refuses its new ID and key with MFA: {d}"));
-    assert_eq!(me, session_arn(&link, "mfa2"));
-    let r = assume(
-        &base,
-        key_credentials(&new_key),
-        &link.role_arn,
-        "nomfa2",
-        &Presented::id(&new_id),
-    )
-    .await;
-    assert_eq!(
-        r.map_err(|d| d.code),
-        Err("AccessDenied".into()),
-        "the rotation dropped the MFA condition"
-    );
+    let rotated = Consumer {
+        key: &new_key,
+        ..consumer
+    };
+    let me = rotated
+        .assume(
+            "mfa2",
+            &Presented {
+                external_id: Some(new_id.clone()),
+                mfa: Some((serial.clone(), totp(&seed, unix_now()).unwrap())),
+            },
+        )
+        .await
+        .unwrap_or_else(|d| panic!("the rotated link refuses its new ID and key with MFA: {d}"));
+    assert_eq!(me, session_arn(link, "mfa2"));
+    rotated
+        .refused(
+            "nomfa2",
+            &Presented::id(&new_id),
+            "the rotation dropped the MFA condition",
+        )
+        .await;
     assert_logs_clean(&logs);
 }
 
@@ -376,48 +354,35 @@ async fn a_source_ip_gated_link() {
     let logs = capture_logs();
     let access = fakecloud::access(Function::TrustLink).await;
     let base = fakecloud::config_with(base_creds()).await;
-    let inside = create_link_with(
+    let inside = make(
         &access,
         "enf-ip-in-",
         json!({"Conditions": {"SourceIpCidrs": ["127.0.0.0/8"]}}),
     )
     .await;
-    let outside = create_link_with(
+    let outside = make(
         &access,
         "enf-ip-out-",
         json!({"Conditions": {"SourceIpCidrs": ["203.0.113.0/24"]}}),
     )
     .await;
-    let (out_id, out_key) = read_current(&access, &outside).await.unwrap();
-    crate_remember(&out_key);
-    let r = assume(
-        &base,
-        key_credentials(&out_key),
-        &outside.role_arn,
-        "outside",
-        &Presented::id(&out_id),
-    )
-    .await;
-    assert_eq!(
-        r.map_err(|d| d.code),
-        Err("AccessDenied".into()),
-        "from 127.0.0.1, a link that admits only 203.0.113.0/24"
-    );
+    outside
+        .consumer(&base)
+        .refused(
+            "outside",
+            &Presented::id(&outside.id),
+            "from 127.0.0.1, a link that admits only 203.0.113.0/24",
+        )
+        .await;
 
-    let (in_id, in_key) = read_current(&access, &inside).await.unwrap();
-    crate_remember(&in_key);
-    let r = assume(
-        &base,
-        key_credentials(&in_key),
-        &inside.role_arn,
-        "inside",
-        &Presented::id(&in_id),
-    )
-    .await;
+    let r = inside
+        .consumer(&base)
+        .assume("inside", &Presented::id(&inside.id))
+        .await;
     if fakecloud_evaluates_source_ip() {
         let me =
             r.unwrap_or_else(|d| panic!("from 127.0.0.1, a link that admits 127.0.0.0/8: {d}"));
-        assert_eq!(me, session_arn(&inside, "inside"));
+        assert_eq!(me, session_arn(&inside.link, "inside"));
     } else {
         assert_eq!(
             r.map_err(|d| d.code),
@@ -428,7 +393,7 @@ async fn a_source_ip_gated_link() {
         );
     }
     // Either way trust-link and the rotator did not need the consumer's address.
-    let key = current_key(&access, &inside).await;
+    let key = current_key(&access, &inside.link).await;
     assert_eq!(
         access
             .sts_as(&credentials(&key))
@@ -436,7 +401,7 @@ async fn a_source_ip_gated_link() {
             .await
             .unwrap()
             .arn,
-        inside.principal
+        inside.link.principal
     );
     assert_logs_clean(&logs);
 }

@@ -244,21 +244,8 @@ fn unused(role: &RoleFacts, rules: &Rules) -> Option<(String, String)> {
 
 /// An Allow of every action on every resource, without a condition.
 fn allows_everything(document: &Value) -> bool {
-    let statements = match document.get("Statement") {
-        Some(Value::Array(a)) => a.iter().collect(),
-        Some(s @ Value::Object(_)) => vec![s],
-        _ => Vec::new(),
-    };
-    let list = |v: Option<&Value>| match v {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(Value::as_str)
-            .map(String::from)
-            .collect(),
-        _ => Vec::new(),
-    };
-    statements.iter().any(|s| {
+    let list = trust::strings;
+    trust::statements(document).iter().any(|s| {
         s.get("Effect").and_then(Value::as_str) == Some("Allow")
             && s.get("Condition").is_none()
             && list(s.get("Action")).iter().any(|a| a == "*" || a == "*:*")

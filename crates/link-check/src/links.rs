@@ -121,36 +121,37 @@ impl LinkState {
     }
 }
 
+/// The state of keyed link `l` of `principal` for unit tests: rotated at 1,000,000 with the
+/// default periods, AWSCURRENT `CurrentId123` and AWSPREVIOUS `previous`.
+#[cfg(test)]
+pub(crate) fn test_state(principal: &str, previous: Option<&str>) -> LinkState {
+    LinkState {
+        record: LinkRecord {
+            link_name: "l".into(),
+            role_arn: "arn:aws:iam::111122223333:role/trustlink/l".into(),
+            trusted_principal: trustlink_domain::Principal::parse("p", principal).unwrap(),
+            grant_policy_arn: None,
+            user_created: false,
+            access_key: true,
+            rotation: trustlink_domain::RotationSettings::default(),
+            external_id_rotated_at: Some(1_000_000),
+            access_key_rotated_at: None,
+        },
+        current: ExternalId::parse("e", "CurrentId123").unwrap(),
+        current_created: None,
+        previous: previous.map(|p| ExternalId::parse("e", p).unwrap()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use trustlink_domain::RotationSettings;
 
     fn state(previous: bool) -> LinkState {
-        LinkState {
-            record: LinkRecord {
-                link_name: "l".into(),
-                role_arn: "arn:aws:iam::111122223333:role/trustlink/l".into(),
-                trusted_principal: trustlink_domain::Principal::parse(
-                    "p",
-                    "arn:aws:iam::444455556666:user/u",
-                )
-                .unwrap(),
-                grant_policy_arn: None,
-                user_created: false,
-                access_key: false,
-                rotation: RotationSettings {
-                    external_id_days: 90,
-                    access_key_days: 90,
-                    grace_hours: 24,
-                },
-                external_id_rotated_at: Some(1_000_000),
-                access_key_rotated_at: None,
-            },
-            current: ExternalId::parse("e", "CurrentId123").unwrap(),
-            current_created: None,
-            previous: previous.then(|| ExternalId::parse("e", "PreviousId123").unwrap()),
-        }
+        test_state(
+            "arn:aws:iam::444455556666:user/u",
+            previous.then_some("PreviousId123"),
+        )
     }
 
     #[test]

@@ -18,7 +18,8 @@ pub struct AssumeStatement {
     pub pins_account_or_org: bool,
 }
 
-fn strings(v: Option<&Value>) -> Vec<String> {
+/// One string or a list of them, as policies write both.
+pub(crate) fn strings(v: Option<&Value>) -> Vec<String> {
     match v {
         Some(Value::String(s)) => vec![s.clone()],
         Some(Value::Array(a)) => a
@@ -30,7 +31,8 @@ fn strings(v: Option<&Value>) -> Vec<String> {
     }
 }
 
-fn statements(policy: &Value) -> Vec<&Value> {
+/// The statements of a policy, one or a list.
+pub(crate) fn statements(policy: &Value) -> Vec<&Value> {
     match policy.get("Statement") {
         Some(Value::Array(a)) => a.iter().collect(),
         Some(s @ Value::Object(_)) => vec![s],

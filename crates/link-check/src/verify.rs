@@ -445,31 +445,12 @@ mod tests {
     use super::*;
     use serde_json::json;
     use trustlink_domain::policy::{trust_policy, Principal};
-    use trustlink_domain::{Conditions, RotationSettings};
+    use trustlink_domain::Conditions;
 
     const USER: &str = "arn:aws:iam::444455556666:user/DevUser";
 
     fn state(previous: Option<&str>) -> LinkState {
-        LinkState {
-            record: LinkRecord {
-                link_name: "l".into(),
-                role_arn: "arn:aws:iam::111122223333:role/trustlink/l".into(),
-                trusted_principal: Principal::parse("p", USER).unwrap(),
-                grant_policy_arn: None,
-                user_created: false,
-                access_key: true,
-                rotation: RotationSettings {
-                    external_id_days: 90,
-                    access_key_days: 90,
-                    grace_hours: 24,
-                },
-                external_id_rotated_at: Some(1_000_000),
-                access_key_rotated_at: None,
-            },
-            current: ExternalId::parse("e", "CurrentId123").unwrap(),
-            current_created: None,
-            previous: previous.map(|p| ExternalId::parse("e", p).unwrap()),
-        }
+        crate::links::test_state(USER, previous)
     }
 
     fn ok(checks: &[Check], name: &str) -> bool {
