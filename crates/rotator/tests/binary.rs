@@ -114,3 +114,27 @@ fn an_invalid_concurrency_stops_the_start_naming_the_variable() {
         "{text}"
     );
 }
+
+/// A queue URL that is not an SQS FIFO queue's stops the start, naming the variable (the
+/// fan-out needs FIFO message groups; issue 13.6).
+#[test]
+fn an_invalid_queue_url_stops_the_start_naming_the_variable() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rotator"))
+        .env(
+            "TRUSTLINK_ROTATION_QUEUE_URL",
+            "https://sqs.us-east-1.amazonaws.com/123456789012/standard-queue",
+        )
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("TRUSTLINK_ROTATION_QUEUE_URL") && text.contains("SQS FIFO queue URL"),
+        "{text}"
+    );
+}
