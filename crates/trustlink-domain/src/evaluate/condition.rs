@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::context::RequestContext;
 use super::operator::{matches_any, Family, Operator, PolicyValues, SetQualifier};
+use super::problem::Problem;
 
 /// One key under one operator, with its typed policy values.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,21 +83,24 @@ impl Condition {
 }
 
 /// Reads a statement's `Condition` object: `{operator: {key: value-or-values}}`.
-pub(crate) fn parse_block(raw: &Value) -> Result<Vec<Condition>, String> {
+pub(crate) fn parse_block(raw: &Value) -> Result<Vec<Condition>, Problem> {
     let Value::Object(operators) = raw else {
-        return Err("Condition must be an object".into());
+        return Err(Problem::ConditionNotAnObject);
     };
     let mut out = Vec::new();
     for (name, keys) in operators {
         let operator = Operator::parse(name)?;
         let Value::Object(keys) = keys else {
-            return Err(format!(
-                "condition operator '{name}' must map keys to values"
-            ));
+            return Err(Problem::OperatorNotAMap(name.clone()));
         };
         for (key, raw_values) in keys {
-            let values = PolicyValues::parse(operator.family, raw_values)
-                .map_err(|why| format!("condition {name} {key}: {why}"))?;
+            let values = PolicyValues::parse(operator.family, raw_values).map_err(|why| {
+                Problem::BadConditionValues {
+                    operator: name.clone(),
+                    key: key.clone(),
+                    why,
+                }
+            })?;
             out.push(Condition {
                 operator: operator.clone(),
                 key: key.clone(),

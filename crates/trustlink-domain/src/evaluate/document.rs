@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use super::condition::{parse_block, Condition};
 use super::glob;
 use super::principal::Principals;
+use super::problem::Problem;
 
 /// Which kind of policy a document is: each allows different elements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +28,7 @@ pub struct PolicyError {
     pub policy: usize,
     /// Position of the statement in the document, when one is at fault.
     pub statement: Option<usize>,
-    pub problem: String,
+    pub problem: Problem,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,39 +77,29 @@ const STATEMENT_FIELDS: &[&str] = &[
 
 /// Every statement of `doc`, read as a policy of `kind`.
 pub(crate) fn parse(doc: &Value, kind: Kind, policy: usize) -> Result<Vec<Statement>, PolicyError> {
-    let err = |statement, problem: String| PolicyError {
+    let err = |statement, problem: Problem| PolicyError {
         policy,
         statement,
         problem,
     };
     let Value::Object(top) = doc else {
-        return Err(err(None, "a policy document must be a JSON object".into()));
+        return Err(err(None, Problem::DocumentNotAnObject));
     };
     if let Some(unknown) = top
         .keys()
         .find(|k| !["Version", "Id", "Statement"].contains(&k.as_str()))
     {
-        return Err(err(None, format!("unknown element '{unknown}'")));
+        return Err(err(None, Problem::UnknownElement(unknown.clone())));
     }
     match top.get("Version") {
         None => {}
         Some(Value::String(v)) if v == "2012-10-17" || v == "2008-10-17" => {}
-        Some(_) => {
-            return Err(err(
-                None,
-                "Version must be \"2012-10-17\" or \"2008-10-17\"".into(),
-            ))
-        }
+        Some(_) => return Err(err(None, Problem::BadVersion)),
     }
     let list: Vec<&Value> = match top.get("Statement") {
         Some(Value::Array(list)) => list.iter().collect(),
         Some(one @ Value::Object(_)) => vec![one],
-        _ => {
-            return Err(err(
-                None,
-                "Statement must be an object or a list of objects".into(),
-            ))
-        }
+        _ => return Err(err(None, Problem::BadStatementList)),
     };
     list.into_iter()
         .enumerate()
@@ -116,40 +107,35 @@ pub(crate) fn parse(doc: &Value, kind: Kind, policy: usize) -> Result<Vec<Statem
         .collect()
 }
 
-fn statement(raw: &Value, index: usize, kind: Kind) -> Result<Statement, String> {
+fn statement(raw: &Value, index: usize, kind: Kind) -> Result<Statement, Problem> {
     let Value::Object(fields) = raw else {
-        return Err("a statement must be an object".into());
+        return Err(Problem::StatementNotAnObject);
     };
     if let Some(unknown) = fields
         .keys()
         .find(|k| !STATEMENT_FIELDS.contains(&k.as_str()))
     {
-        return Err(format!("unknown element '{unknown}'"));
+        return Err(Problem::UnknownElement(unknown.clone()));
     }
     let sid = match fields.get("Sid") {
         None => None,
         Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => return Err("Sid must be a string".into()),
+        Some(_) => return Err(Problem::SidNotAString),
     };
     let effect = match fields.get("Effect").and_then(Value::as_str) {
         Some("Allow") => StatementEffect::Allow,
         Some("Deny") => StatementEffect::Deny,
-        _ => return Err("Effect must be \"Allow\" or \"Deny\"".into()),
+        _ => return Err(Problem::BadEffect),
     };
-    let action =
-        either(fields, "Action", "NotAction")?.ok_or("a statement needs Action or NotAction")?;
+    let action = either(fields, "Action", "NotAction")?.ok_or(Problem::NoAction)?;
     if let Some(bad) = action.patterns.iter().find(|a| !is_action(a)) {
-        return Err(format!("action '{bad}' must be \"*\" or service:action"));
+        return Err(Problem::BadAction(bad.clone()));
     }
     let resource = either(fields, "Resource", "NotResource")?;
     let principal = principal_rule(fields, kind, effect)?;
     match (kind, &resource) {
-        (Kind::Trust, Some(_)) => {
-            return Err("a trust policy has no Resource or NotResource".into())
-        }
-        (Kind::Identity | Kind::Resource, None) => {
-            return Err("a statement needs Resource or NotResource".into())
-        }
+        (Kind::Trust, Some(_)) => return Err(Problem::ResourceInTrustPolicy),
+        (Kind::Identity | Kind::Resource, None) => return Err(Problem::NoResource),
         _ => {}
     }
     let conditions = fields
@@ -177,9 +163,18 @@ fn is_action(a: &str) -> bool {
 }
 
 /// The element `yes` or its negation `no`: at most one of them, strings or a list of them.
-fn either(fields: &Map<String, Value>, yes: &str, no: &str) -> Result<Option<Patterns>, String> {
+fn either(
+    fields: &Map<String, Value>,
+    yes: &'static str,
+    no: &'static str,
+) -> Result<Option<Patterns>, Problem> {
     let (negated, raw) = match (fields.get(yes), fields.get(no)) {
-        (Some(_), Some(_)) => return Err(format!("a statement has {yes} or {no}, not both")),
+        (Some(_), Some(_)) => {
+            return Err(Problem::ElementAndNegation {
+                element: yes,
+                negation: no,
+            })
+        }
         (Some(raw), None) => (false, raw),
         (None, Some(raw)) => (true, raw),
         (None, None) => return Ok(None),
@@ -191,12 +186,8 @@ fn either(fields: &Map<String, Value>, yes: &str, no: &str) -> Result<Option<Pat
             .iter()
             .map(|v| v.as_str().map(String::from))
             .collect::<Option<Vec<_>>>()
-            .ok_or(format!("{name} must list strings"))?,
-        _ => {
-            return Err(format!(
-                "{name} must be a string or a non-empty list of strings"
-            ))
-        }
+            .ok_or(Problem::NotAllStrings(name))?,
+        _ => return Err(Problem::NotStringOrList(name)),
     };
     Ok(Some(Patterns { negated, patterns }))
 }
@@ -205,23 +196,24 @@ fn principal_rule(
     fields: &Map<String, Value>,
     kind: Kind,
     effect: StatementEffect,
-) -> Result<PrincipalRule, String> {
+) -> Result<PrincipalRule, Problem> {
     let (principal, not_principal) = (fields.get("Principal"), fields.get("NotPrincipal"));
     match (kind, principal, not_principal) {
         (Kind::Identity, None, None) => Ok(PrincipalRule::Attached),
-        (Kind::Identity, ..) => Err("an identity policy has no Principal or NotPrincipal".into()),
-        (_, Some(_), Some(_)) => Err("a statement has Principal or NotPrincipal, not both".into()),
+        (Kind::Identity, ..) => Err(Problem::PrincipalInIdentityPolicy),
+        (_, Some(_), Some(_)) => Err(Problem::ElementAndNegation {
+            element: "Principal",
+            negation: "NotPrincipal",
+        }),
         (_, Some(raw), None) => Principals::parse(raw).map(PrincipalRule::Principal),
         // IAM's current NotPrincipal documentation: never in a role trust policy, and only
         // with Deny elsewhere.
-        (Kind::Trust, None, Some(_)) => {
-            Err("IAM refuses NotPrincipal in a role trust policy".into())
-        }
+        (Kind::Trust, None, Some(_)) => Err(Problem::NotPrincipalInTrustPolicy),
         (_, None, Some(_)) if effect == StatementEffect::Allow => {
-            Err("NotPrincipal is supported only with \"Effect\": \"Deny\"".into())
+            Err(Problem::NotPrincipalWithAllow)
         }
         (_, None, Some(raw)) => Principals::parse(raw).map(PrincipalRule::NotPrincipal),
-        (_, None, None) => Err("a statement needs a Principal".into()),
+        (_, None, None) => Err(Problem::NoPrincipal),
     }
 }
 

@@ -14,6 +14,7 @@ mod document;
 mod glob;
 mod operator;
 mod principal;
+mod problem;
 mod values;
 
 #[cfg(test)]
@@ -25,3 +26,4 @@ pub use decision::{
     evaluate_identity, evaluate_resource, evaluate_trust, Decision, NearMiss, StatementRef,
 };
 pub use document::PolicyError;
+pub use problem::{Problem, ValuesProblem};

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::context::CtxValue;
 use super::glob;
+use super::problem::{Problem, ValuesProblem};
 use super::values::{parse_bool, parse_cidr, parse_date, parse_number};
 
 /// `ForAllValues:` / `ForAnyValue:`, for multivalued keys.
@@ -97,7 +98,7 @@ const BASES: &[(&str, Family, bool)] = &[
 
 impl Operator {
     /// Reads an operator name as IAM spells it (operator names are case-sensitive).
-    pub(crate) fn parse(name: &str) -> Result<Self, String> {
+    pub(crate) fn parse(name: &str) -> Result<Self, Problem> {
         let (set, rest) = if let Some(rest) = name.strip_prefix("ForAllValues:") {
             (Some(SetQualifier::ForAllValues), rest)
         } else if let Some(rest) = name.strip_prefix("ForAnyValue:") {
@@ -110,12 +111,10 @@ impl Operator {
             None => (rest, false),
         };
         let Some(&(_, family, negated)) = BASES.iter().find(|(b, ..)| *b == base) else {
-            return Err(format!("condition operator '{name}' is not supported"));
+            return Err(Problem::UnsupportedOperator(name.to_string()));
         };
         if family == Family::Null && (if_exists || set.is_some()) {
-            return Err(format!(
-                "condition operator '{name}': Null takes no IfExists or set prefix"
-            ));
+            return Err(Problem::QualifiedNull(name.to_string()));
         }
         Ok(Self {
             name: name.to_string(),
@@ -151,15 +150,15 @@ impl fmt::Debug for PolicyValues {
 }
 
 /// The policy's value or list of values as text. IAM takes strings, numbers and booleans.
-fn texts(raw: &Value) -> Result<Vec<String>, &'static str> {
+fn texts(raw: &Value) -> Result<Vec<String>, ValuesProblem> {
     let one = |v: &Value| match v {
         Value::String(s) => Ok(s.clone()),
         Value::Number(n) => Ok(n.to_string()),
         Value::Bool(b) => Ok(b.to_string()),
-        _ => Err("values must be strings, numbers or booleans"),
+        _ => Err(ValuesProblem::NotScalars),
     };
     match raw {
-        Value::Array(list) if list.is_empty() => Err("has an empty list of values"),
+        Value::Array(list) if list.is_empty() => Err(ValuesProblem::EmptyList),
         Value::Array(list) => list.iter().map(one).collect(),
         single => one(single).map(|s| vec![s]),
     }
@@ -169,18 +168,18 @@ fn texts(raw: &Value) -> Result<Vec<String>, &'static str> {
 fn typed<T>(
     texts: Vec<String>,
     parse: fn(&str) -> Option<T>,
-    what: &str,
-) -> Result<Vec<T>, String> {
+    what: &'static str,
+) -> Result<Vec<T>, ValuesProblem> {
     texts
         .iter()
-        .map(|t| parse(t).ok_or_else(|| format!("a value is not {what}")))
+        .map(|t| parse(t).ok_or(ValuesProblem::NotA(what)))
         .collect()
 }
 
 impl PolicyValues {
     /// Reads the policy values of a key for `family`.
-    pub(crate) fn parse(family: Family, raw: &Value) -> Result<Self, String> {
-        let texts = texts(raw).map_err(String::from)?;
+    pub(crate) fn parse(family: Family, raw: &Value) -> Result<Self, ValuesProblem> {
+        let texts = texts(raw)?;
         Ok(match family {
             Family::StringEquals | Family::StringEqualsIgnoreCase | Family::StringLike => {
                 Self::Strings(texts)

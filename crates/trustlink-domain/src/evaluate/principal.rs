@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::context::RequestContext;
 use super::glob;
+use super::problem::Problem;
 
 /// One entry of `{"AWS": ...}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +30,8 @@ pub(crate) struct Principals {
 
 const KINDS: &[&str] = &["AWS", "Service", "Federated", "CanonicalUser"];
 
-fn strings(raw: &Value, what: &str) -> Result<Vec<String>, String> {
+/// The principals of type `kind`: one string or a non-empty list of them.
+fn strings(raw: &Value, kind: &str) -> Result<Vec<String>, Problem> {
     match raw {
         Value::String(s) => Ok(vec![s.clone()]),
         Value::Array(list) if !list.is_empty() => list
@@ -37,24 +39,20 @@ fn strings(raw: &Value, what: &str) -> Result<Vec<String>, String> {
             .map(|v| {
                 v.as_str()
                     .map(String::from)
-                    .ok_or_else(|| format!("{what} must be strings"))
+                    .ok_or_else(|| Problem::PrincipalsNotAllStrings(kind.to_string()))
             })
             .collect(),
-        _ => Err(format!(
-            "{what} must be a string or a non-empty list of strings"
-        )),
+        _ => Err(Problem::PrincipalsNotStringOrList(kind.to_string())),
     }
 }
 
 /// `*`, an account id, an account root, or an ARN; IAM refuses partial wildcards here.
-fn entry(value: &str) -> Result<Entry, String> {
+fn entry(value: &str) -> Result<Entry, Problem> {
     if value == "*" {
         return Ok(Entry::Anyone);
     }
     if glob::has_wildcard(value) {
-        return Err(format!(
-            "principal '{value}': a wildcard must stand alone as \"*\""
-        ));
+        return Err(Problem::PartialWildcardPrincipal(value.to_string()));
     }
     if value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit()) {
         return Ok(Entry::Account(value.to_string()));
@@ -65,15 +63,13 @@ fn entry(value: &str) -> Result<Entry, String> {
         ["arn", _, _, _, _, _] => Ok(Entry::Arn(value.to_string())),
         // A unique id (AROA..., AIDA...): what IAM shows once the principal is deleted.
         _ if value.bytes().all(|b| b.is_ascii_alphanumeric()) => Ok(Entry::Arn(value.into())),
-        _ => Err(format!(
-            "principal '{value}' is not an account id, an ARN or \"*\""
-        )),
+        _ => Err(Problem::NotAPrincipal(value.to_string())),
     }
 }
 
 impl Principals {
     /// Reads `"*"` or `{"AWS": ..., "Service": ...}`.
-    pub(crate) fn parse(raw: &Value) -> Result<Self, String> {
+    pub(crate) fn parse(raw: &Value) -> Result<Self, Problem> {
         let map = match raw {
             Value::String(s) if s == "*" => {
                 return Ok(Self {
@@ -81,16 +77,14 @@ impl Principals {
                 })
             }
             Value::Object(map) if !map.is_empty() => map,
-            _ => {
-                return Err("a principal must be \"*\" or an object such as {\"AWS\": ...}".into())
-            }
+            _ => return Err(Problem::BadPrincipalShape),
         };
         let mut entries = Vec::new();
         for (kind, values) in map {
             if !KINDS.contains(&kind.as_str()) {
-                return Err(format!("principal type '{kind}' is not one IAM knows"));
+                return Err(Problem::UnknownPrincipalType(kind.clone()));
             }
-            let values = strings(values, &format!("principals of type {kind}"))?;
+            let values = strings(values, kind)?;
             if kind == "AWS" {
                 entries.extend(
                     values
