@@ -84,3 +84,40 @@ pub enum ValuesProblem {
     #[error("a value is not {0}")]
     NotA(&'static str),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evaluate::{evaluate_trust, PolicyError, RequestContext};
+    use serde_json::json;
+
+    fn problem_of(policy: serde_json::Value) -> PolicyError {
+        let ctx = RequestContext::new(
+            "arn:aws:iam::444455556666:root",
+            jiff::Timestamp::UNIX_EPOCH,
+        )
+        .unwrap();
+        evaluate_trust(&policy, &ctx, "sts:AssumeRole").unwrap_err()
+    }
+
+    #[test]
+    fn callers_match_on_the_rule_and_no_condition_value_is_shown() {
+        let e = problem_of(json!({"Version": "2020-01-01", "Statement": []}));
+        assert_eq!((e.statement, &e.problem), (None, &Problem::BadVersion));
+        let e = problem_of(
+            json!({"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+            "Principal": {"AWS": "*"},
+            "Condition": {"NumericLessThan": {"aws:MultiFactorAuthAge": "SecretLooking42x"}}}]}),
+        );
+        assert_eq!(e.statement, Some(0));
+        assert_eq!(
+            e.problem,
+            Problem::BadConditionValues {
+                operator: "NumericLessThan".into(),
+                key: "aws:MultiFactorAuthAge".into(),
+                why: ValuesProblem::NotA("a number"),
+            }
+        );
+        assert!(!format!("{e} {e:?}").contains("SecretLooking42x"), "{e}");
+    }
+}
