@@ -33,19 +33,28 @@ struct Ceiling {
     secrets: usize,
 }
 
-const CREATE: Ceiling = Ceiling {
-    total: 1000,
-    iam: 1000,
-    sts: 1000,
-    secrets: 1000,
-};
-const UPDATE_UNCHANGED: Ceiling = CREATE;
-const FORCED_KEYED: Ceiling = CREATE;
-const END_GRACE: Ceiling = CREATE;
+/// The measured counts of each row (issue 13's table, after its item 1); docs/scaling.md
+/// says why each call above the issue's "careful minimum" column is kept. Before: Create
+/// 27 (17 IAM), Update 28 (14), forced keyed 87 (21), EndGrace 40 (14), quiet run 13.00 (2)
+/// per keyed and 5.00 (1) per partner link, forced partner 34 (7).
+const fn at_most(total: usize, iam: usize, sts: usize, secrets: usize) -> Ceiling {
+    Ceiling {
+        total,
+        iam,
+        sts,
+        secrets,
+    }
+}
+const CREATE: Ceiling = at_most(22, 13, 3, 6);
+const UPDATE_UNCHANGED: Ceiling = at_most(24, 13, 3, 8);
+const FORCED_KEYED: Ceiling = at_most(35, 12, 6, 17);
+const END_GRACE: Ceiling = at_most(22, 12, 3, 7);
 /// Per link, in hundredths of a call (the run's calls over its links).
-const SCHEDULED_KEYED: Ceiling = CREATE;
-const SCHEDULED_PARTNER: Ceiling = CREATE;
-const FORCED_PARTNER: Ceiling = CREATE;
+const SCHEDULED_KEYED: Ceiling = at_most(800, 300, 0, 500);
+const SCHEDULED_PARTNER: Ceiling = at_most(400, 200, 0, 200);
+const FORCED_PARTNER: Ceiling = at_most(13, 4, 2, 7);
+/// The gated link needs no probe: one fewer assume and caller identity than a keyed one.
+const FORCED_GATED: Ceiling = at_most(32, 12, 4, 16);
 /// The gated link's own `sts:AssumeRole` calls in a forced rotation.
 const GATED_ASSUMES: usize = 1;
 
@@ -208,6 +217,7 @@ fn assert_within(row: &str, tally: &Tally, log_bytes: usize, ceiling: Ceiling) {
         tally.service("sts"),
         tally.service("secretsmanager"),
     );
+    println!("ops| {row} | {tally}");
     let over = [
         ("all", tally.total, ceiling.total),
         ("iam", tally.service("iam"), ceiling.iam),
@@ -396,6 +406,6 @@ async fn a_gated_link_costs_at_most_one_assume_and_no_retry() {
         "forced rotation, gated keyed link",
         &m.tally,
         m.log_bytes,
-        FORCED_KEYED,
+        FORCED_GATED,
     );
 }

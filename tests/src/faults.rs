@@ -488,6 +488,12 @@ impl<S: Secrets> Secrets for FaultySecrets<S> {
         })
         .await
     }
+    async fn get_resource_policy(&self, name: &str) -> AwsResult<Option<Value>> {
+        guard(&self.faults, Op::GetResourcePolicy, || {
+            self.inner.get_resource_policy(name)
+        })
+        .await
+    }
     async fn put_resource_policy(&self, name: &str, policy: &Value) -> AwsResult<()> {
         guard(&self.faults, Op::PutResourcePolicy, || {
             self.inner.put_resource_policy(name, policy)

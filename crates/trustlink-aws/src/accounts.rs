@@ -46,7 +46,19 @@ impl AccountAccess {
         &self.inner.admin_role_name
     }
 
-    /// The account the function runs in, asked of STS once.
+    /// The account the function runs in, as the invocation's own ARN names it
+    /// (`arn:aws:lambda:<region>:<account>:function:<name>`), so STS need not be asked. An
+    /// ARN without a valid account is ignored (STS is asked on first need); the first
+    /// account known stays.
+    pub fn learn_home_account(&self, invoked_function_arn: &str) {
+        let account = invoked_function_arn.split(':').nth(4).unwrap_or_default();
+        if let Ok(id) = AccountId::parse("invoked function account", account) {
+            let _ = self.inner.home.set(id);
+        }
+    }
+
+    /// The account the function runs in, asked of STS once (unless learnt from the
+    /// invocation).
     pub async fn home_account(&self) -> Result<AccountId, AwsError> {
         self.inner
             .home

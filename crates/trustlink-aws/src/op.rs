@@ -80,6 +80,7 @@ ops! {
         MoveStage => "move_stage",
         RemoveStage => "remove_stage",
         PutResourcePolicy => "put_resource_policy",
+        GetResourcePolicy => "get_resource_policy",
         TagSecret => "tag_secret",
         DeleteSecret => "delete_secret",
         RestoreSecret => "restore_secret",

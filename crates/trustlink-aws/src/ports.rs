@@ -323,6 +323,12 @@ pub trait Secrets: Send + Sync {
         name: &str,
         policy: &Value,
     ) -> impl Future<Output = AwsResult<()>> + Send;
+    /// The secret's resource policy, `None` when it has none: an Update compares before it
+    /// writes.
+    fn get_resource_policy(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = AwsResult<Option<Value>>> + Send;
     fn tag_secret(
         &self,
         name: &str,

@@ -199,6 +199,23 @@ impl Secrets for SecretsAdapter {
         Ok(())
     }
 
+    async fn get_resource_policy(&self, name: &str) -> Result<Option<Value>> {
+        const OP: &str = "secretsmanager:GetResourcePolicy";
+        let out = self
+            .client
+            .get_resource_policy()
+            .secret_id(name)
+            .send()
+            .await
+            .map_err(map_sdk(OP))?;
+        match out.resource_policy() {
+            None => Ok(None),
+            Some(text) => serde_json::from_str(text)
+                .map(Some)
+                .map_err(|e| AwsError::other(OP, format!("the resource policy is not JSON: {e}"))),
+        }
+    }
+
     async fn tag_secret(&self, name: &str, tag_values: &BTreeMap<String, String>) -> Result<()> {
         self.client
             .tag_resource()

@@ -6,8 +6,7 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use tracing::{info, warn};
 use trustlink_aws::ports::{
-    AccessKeys, Cloud, KeyStatus, SecretValue, Secrets, Sts, Users, AWSCURRENT, AWSPENDING,
-    AWSPREVIOUS,
+    AccessKeys, Cloud, KeyStatus, SecretValue, Secrets, Sts, AWSCURRENT, AWSPENDING, AWSPREVIOUS,
 };
 use trustlink_domain::record::{self, tag, AccessKeySecret, LinkRecord};
 use trustlink_domain::rotation::{
@@ -229,12 +228,12 @@ impl<C: Cloud> AccessKeyRotation<'_, C> {
     /// Proves the pending key acts as the link's user, then makes it AWSCURRENT.
     async fn promote(&self, o: &Observed) -> StepResult<()> {
         let r = self.rotator;
-        let iam = r.cloud.iam(&o.account).await?;
         let (pending, key) = o
             .pending
             .as_ref()
             .ok_or(StepError::Missing("pending key"))?;
-        let principal_arn = iam.get_user(&o.user).await?.arn;
+        // The link's principal is the key's user (a managed key exists only for a user).
+        let principal_arn = self.rec.trusted_principal.arn();
         let as_new_key = r.cloud.sts_as(&credentials_of(key));
         let me = r
             .retrying("the pending key", || as_new_key.caller_identity())

@@ -8,7 +8,7 @@ use trustlink_aws::{ErrorKind, NotFoundExt};
 use trustlink_domain::record::{self, tag, AccessKeySecret};
 use trustlink_domain::Principal;
 
-use super::link_secret::{put_current, secret_read_policy};
+use super::link_secret::{ensure_read_policy, put_current};
 use super::plan::Plan;
 use super::undo::Undo;
 use super::LinkService;
@@ -57,21 +57,19 @@ impl<C: Cloud> LinkService<C> {
         undo: &mut Vec<Undo>,
     ) -> Result<(String, AccessKeySecret), LinkError> {
         let secrets = &plan.secrets;
-        let keys = iam.list_access_keys(user).await.at("iam:ListAccessKeys")?;
         let state = read_key_secret(secrets, secret_name).await?;
+        // The user's keys matter only when a stored key may be reused.
         if let KeySecret::Live {
             arn,
             stored: Some(s),
         } = &state
         {
+            let keys = iam.list_access_keys(user).await.at("iam:ListAccessKeys")?;
             let live = keys
                 .iter()
                 .any(|k| k.id == s.access_key_id && k.status == KeyStatus::Active);
             if s.user_name == user && live {
-                secrets
-                    .put_resource_policy(secret_name, &secret_read_policy(&plan.principal_arn))
-                    .await
-                    .at("secretsmanager:PutResourcePolicy")?;
+                ensure_read_policy(secrets, secret_name, &plan.principal_arn, false).await?;
                 return Ok((arn.clone(), s.clone()));
             }
         }
@@ -94,6 +92,7 @@ impl<C: Cloud> LinkService<C> {
             secret_access_key: key.secret,
             user_name: user.to_string(),
         };
+        let made_now = matches!(state, KeySecret::Absent);
         let stored = self.store_key(plan, secret_name, &value, state, undo).await;
         let arn = match stored {
             Err(LinkError::Race(what)) => {
@@ -109,10 +108,7 @@ impl<C: Cloud> LinkService<C> {
             }
             other => other?,
         };
-        secrets
-            .put_resource_policy(secret_name, &secret_read_policy(&plan.principal_arn))
-            .await
-            .at("secretsmanager:PutResourcePolicy")?;
+        ensure_read_policy(secrets, secret_name, &plan.principal_arn, made_now).await?;
         Ok((arn, value))
     }
 

@@ -25,9 +25,12 @@ impl<C: Cloud> LinkService<C> {
         )
     }
 
+    /// `user_made_now`: the principal was made by this request, so there is nothing to list
+    /// (attaching is idempotent, should a duplicate delivery have attached it meanwhile).
     pub(super) async fn grant(
         &self,
         plan: &Plan<'_, C>,
+        user_made_now: bool,
         undo: &mut Vec<Undo>,
     ) -> Result<String, LinkError> {
         let grant_arn = self.grant_arn(plan);
@@ -36,7 +39,7 @@ impl<C: Cloud> LinkService<C> {
         };
         self.grant_document(plan, iam, &grant_arn, undo).await?;
         let principal = &plan.spec.trusted_principal;
-        if !grant_attached(iam, principal, &grant_arn).await? {
+        if user_made_now || !grant_attached(iam, principal, &grant_arn).await? {
             attach_grant(iam, principal, &grant_arn).await?;
             undo.push(Undo::GrantAttachment {
                 account: plan.trusted.clone(),
@@ -48,7 +51,10 @@ impl<C: Cloud> LinkService<C> {
         Ok(grant_arn)
     }
 
-    /// Creates the grant policy, or brings an existing one's document in line.
+    /// Creates the grant policy, or brings an existing one's document in line. A link that
+    /// exists already has its grant: its document is read first, so an Update that changes
+    /// nothing writes nothing; a new link's is created first (a duplicate delivery's 409
+    /// means it exists).
     async fn grant_document(
         &self,
         plan: &Plan<'_, C>,
@@ -57,6 +63,14 @@ impl<C: Cloud> LinkService<C> {
         undo: &mut Vec<Undo>,
     ) -> Result<(), LinkError> {
         let doc = policy::grant_policy(&plan.role_arn, &plan.accepted());
+        if plan.existing.is_some() {
+            let old = iam.get_policy_document(grant_arn).await.optional();
+            if let Some(old) = old.at("iam:GetPolicyVersion")? {
+                return self
+                    .align_grant(plan, iam, grant_arn, old, &doc, undo)
+                    .await;
+            }
+        }
         let name = record::grant_policy_name(plan.link());
         let created = iam
             .create_policy(&self.settings.policy_path, &name, "trustlink grant", &doc)
@@ -71,18 +85,33 @@ impl<C: Cloud> LinkService<C> {
                     .get_policy_document(grant_arn)
                     .await
                     .at("iam:GetPolicyVersion")?;
-                if old != doc {
-                    iam.set_policy_document(grant_arn, &doc)
-                        .await
-                        .at("iam:CreatePolicyVersion")?;
-                    undo.push(Undo::GrantDocument {
-                        account: plan.trusted.clone(),
-                        arn: grant_arn.to_string(),
-                        document: old,
-                    });
-                }
+                self.align_grant(plan, iam, grant_arn, old, &doc, undo)
+                    .await?;
             }
             Err(e) => return Err(e).at("iam:CreatePolicy"),
+        }
+        Ok(())
+    }
+
+    /// Sets the grant's document to `doc` when `old` differs, undoably.
+    async fn align_grant(
+        &self,
+        plan: &Plan<'_, C>,
+        iam: &C::Iam,
+        grant_arn: &str,
+        old: serde_json::Value,
+        doc: &serde_json::Value,
+        undo: &mut Vec<Undo>,
+    ) -> Result<(), LinkError> {
+        if old != *doc {
+            iam.set_policy_document(grant_arn, doc)
+                .await
+                .at("iam:CreatePolicyVersion")?;
+            undo.push(Undo::GrantDocument {
+                account: plan.trusted.clone(),
+                arn: grant_arn.to_string(),
+                document: old,
+            });
         }
         Ok(())
     }

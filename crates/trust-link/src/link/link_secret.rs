@@ -42,6 +42,30 @@ pub(super) fn secret_read_policy(principal_arn: &str) -> Value {
     }]})
 }
 
+/// Gives `name` the read policy of `principal_arn` unless it has exactly that one already.
+/// `made_now`: the secret was created by this request and has no policy to compare.
+pub(super) async fn ensure_read_policy<S: Secrets>(
+    secrets: &S,
+    name: &str,
+    principal_arn: &str,
+    made_now: bool,
+) -> Result<(), LinkError> {
+    let wanted = secret_read_policy(principal_arn);
+    if !made_now {
+        let current = secrets
+            .get_resource_policy(name)
+            .await
+            .at("secretsmanager:GetResourcePolicy")?;
+        if current.as_ref() == Some(&wanted) {
+            return Ok(());
+        }
+    }
+    secrets
+        .put_resource_policy(name, &wanted)
+        .await
+        .at("secretsmanager:PutResourcePolicy")
+}
+
 /// The record of what the link owns, carried forward from the previous one where the
 /// specification did not change it.
 fn record<C: Cloud>(plan: &Plan<'_, C>, written: &Written<'_>, now: i64) -> LinkRecord {
@@ -93,10 +117,14 @@ impl<C: Cloud> LinkService<C> {
             None => self.create_link_secret(plan, &value, &rec, undo).await?,
             Some(e) => update_link_secret(plan, e, &value, &rec, undo).await?,
         };
-        plan.secrets
-            .put_resource_policy(&plan.secret_name, &secret_read_policy(&plan.principal_arn))
-            .await
-            .at("secretsmanager:PutResourcePolicy")?;
+        let made_now = plan.existing.is_none() && !plan.link_secret_deleted;
+        ensure_read_policy(
+            &plan.secrets,
+            &plan.secret_name,
+            &plan.principal_arn,
+            made_now,
+        )
+        .await?;
         Ok(arn)
     }
 

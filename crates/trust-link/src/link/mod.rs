@@ -185,9 +185,11 @@ impl<C: Cloud> LinkService<C> {
         undo: &mut Vec<Undo>,
     ) -> Result<LinkOutput, LinkError> {
         let user_created = erased(self.trusted_user(plan, undo)).await?;
-        erased(self.role(plan, undo)).await?;
-        erased(self.permissions(plan)).await?;
-        let grant_arn = erased(self.grant(plan, undo)).await?;
+        // Made by this request (not only owned by the link): nothing is attached to it yet.
+        let user_made_now = undo.iter().any(|u| matches!(u, Undo::User { .. }));
+        let role_created = erased(self.role(plan, undo)).await?;
+        erased(self.permissions(plan, role_created)).await?;
+        let grant_arn = erased(self.grant(plan, user_made_now, undo)).await?;
         let key = erased(self.access_key(plan, undo)).await?;
         let written = link_secret::Written {
             user_created,

@@ -1,6 +1,7 @@
 //! Step 3: the role's permissions. Managed policies: attach what is new, detach what is
-//! gone; inline policies: put every wanted one, delete the others (but the rotator's
-//! `TrustLinkRevokeSessions`, which an Update keeps).
+//! gone; inline policies: put what is missing or differs, delete the others (but the
+//! rotator's `TrustLinkRevokeSessions`, which an Update keeps). Compared before written, so
+//! an Update that changes nothing writes nothing; a role just created is not listed.
 
 use std::collections::BTreeSet;
 
@@ -14,16 +15,25 @@ use super::LinkService;
 use crate::error::{AtStep, LinkError};
 
 impl<C: Cloud> LinkService<C> {
-    pub(super) async fn permissions(&self, plan: &Plan<'_, C>) -> Result<(), LinkError> {
+    /// `role_created`: the role was made by this request and has no policies yet, so there
+    /// is nothing to list or compare.
+    pub(super) async fn permissions(
+        &self,
+        plan: &Plan<'_, C>,
+        role_created: bool,
+    ) -> Result<(), LinkError> {
         let spec = &plan.spec.role;
         let iam = &plan.trusting_iam;
         let (role, link) = (plan.role_name.as_str(), plan.link());
-        let attached: BTreeSet<String> = iam
-            .list_attached_role_policies(role)
-            .await
-            .at("iam:ListAttachedRolePolicies")?
-            .into_iter()
-            .collect();
+        let attached: BTreeSet<String> = match role_created {
+            true => BTreeSet::new(),
+            false => iam
+                .list_attached_role_policies(role)
+                .await
+                .at("iam:ListAttachedRolePolicies")?
+                .into_iter()
+                .collect(),
+        };
         let wanted: BTreeSet<String> = spec.managed_policy_arns.iter().cloned().collect();
         for arn in wanted.difference(&attached) {
             iam.attach_role_policy(role, arn)
@@ -38,18 +48,42 @@ impl<C: Cloud> LinkService<C> {
                 .at("iam:DetachRolePolicy")?;
             info!(link, policy_arn = %arn, "detached a managed policy");
         }
-        let inline: BTreeSet<String> = iam
-            .list_role_policies(role)
-            .await
-            .at("iam:ListRolePolicies")?
-            .into_iter()
-            .collect();
+        self.inline_policies(plan, role_created).await
+    }
+
+    /// Puts every wanted inline policy that is missing or differs, deletes the others (but
+    /// the rotator's revoke-sessions policy, part of the link: an Update keeps it).
+    async fn inline_policies(
+        &self,
+        plan: &Plan<'_, C>,
+        role_created: bool,
+    ) -> Result<(), LinkError> {
+        let spec = &plan.spec.role;
+        let iam = &plan.trusting_iam;
+        let (role, link) = (plan.role_name.as_str(), plan.link());
+        let inline: BTreeSet<String> = match role_created {
+            true => BTreeSet::new(),
+            false => iam
+                .list_role_policies(role)
+                .await
+                .at("iam:ListRolePolicies")?
+                .into_iter()
+                .collect(),
+        };
         for (name, doc) in &spec.inline_policies {
+            if inline.contains(name)
+                && iam
+                    .get_role_policy(role, name)
+                    .await
+                    .at("iam:GetRolePolicy")?
+                    == *doc
+            {
+                continue;
+            }
             iam.put_role_policy(role, name, doc)
                 .await
                 .at("iam:PutRolePolicy")?;
         }
-        // The rotator's revoke-sessions policy is part of the link: an Update keeps it.
         for name in inline.iter().filter(|n| {
             !spec.inline_policies.contains_key(*n) && n.as_str() != incident::REVOKE_POLICY_NAME
         }) {

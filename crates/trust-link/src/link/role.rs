@@ -26,11 +26,12 @@ fn role_tags<C: Cloud>(plan: &Plan<'_, C>) -> BTreeMap<String, String> {
 }
 
 impl<C: Cloud> LinkService<C> {
+    /// Creates or aligns the role; `true` when this request created it.
     pub(super) async fn role(
         &self,
         plan: &Plan<'_, C>,
         undo: &mut Vec<Undo>,
-    ) -> Result<(), LinkError> {
+    ) -> Result<bool, LinkError> {
         let spec = plan.spec;
         let mut trust =
             policy::trust_policy(&spec.trusted_principal, &plan.accepted(), &spec.conditions);
@@ -63,7 +64,7 @@ impl<C: Cloud> LinkService<C> {
                 name: plan.role_name.clone(),
             });
             info!(link = plan.link(), role_arn = %plan.role_arn, accepted_ids = plan.accepted.len(), "created the role");
-            return Ok(());
+            return Ok(true);
         };
         if role.trust_policy != trust {
             plan.trusting_iam
@@ -72,7 +73,8 @@ impl<C: Cloud> LinkService<C> {
                 .at("iam:UpdateAssumeRolePolicy")?;
             info!(link = plan.link(), role_arn = %plan.role_arn, accepted_ids = plan.accepted.len(), "rewrote the trust policy");
         }
-        self.align_role(plan, role, &tags).await
+        self.align_role(plan, role, &tags).await?;
+        Ok(false)
     }
 
     /// Description, session duration, boundary and tags of an existing role.

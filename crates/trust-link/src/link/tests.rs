@@ -170,7 +170,7 @@ async fn permissions_attach_what_is_new_and_drop_what_is_gone() {
     )
     .await
     .unwrap();
-    s.permissions(&plan(&s, &spec).await).await.unwrap();
+    s.permissions(&plan(&s, &spec).await, false).await.unwrap();
     assert_eq!(
         iam.list_attached_role_policies("m1-role").await.unwrap(),
         vec!["arn:aws:iam::aws:policy/ReadOnlyAccess".to_string()]
@@ -189,7 +189,10 @@ async fn the_grant_is_made_attached_and_its_document_kept_in_line() {
     s.trusted_user(&plan(&s, &spec).await, &mut undo)
         .await
         .unwrap();
-    let arn = s.grant(&plan(&s, &spec).await, &mut undo).await.unwrap();
+    let arn = s
+        .grant(&plan(&s, &spec).await, false, &mut undo)
+        .await
+        .unwrap();
     let iam = cloud.iam_of(TRUSTED);
     assert_eq!(
         iam.list_attached_user_policies("g1-user").await.unwrap(),
@@ -199,7 +202,7 @@ async fn the_grant_is_made_attached_and_its_document_kept_in_line() {
     changed["ExternalId"] = json!("StepTestExternalId02");
     let changed = self::spec(&changed);
     let mut again = Vec::new();
-    s.grant(&plan(&s, &changed).await, &mut again)
+    s.grant(&plan(&s, &changed).await, false, &mut again)
         .await
         .unwrap();
     assert!(

@@ -432,6 +432,11 @@ impl Secrets for MemorySecrets {
         })
     }
 
+    async fn get_resource_policy(&self, name: &str) -> Result<Option<Value>> {
+        const OP: &str = "secretsmanager:GetResourcePolicy";
+        self.with(|s, env| Ok(s.live(OP, name, env.now())?.resource_policy.clone()))
+    }
+
     async fn tag_secret(&self, name: &str, tags: &BTreeMap<String, String>) -> Result<()> {
         const OP: &str = "secretsmanager:TagResource";
         self.with(|s, env| merge_tags(OP, &mut s.live(OP, name, env.now())?.tags, tags))
