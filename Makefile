@@ -59,6 +59,18 @@ demo-enforced: setup
 bench:
 	cargo build --release --locked --bins
 	cargo bench --locked -p trustlink-tests --bench cold_start
+	$(MAKE) bench-calls
+
+## The AWS calls of each operation, counted on the wire through the real binaries (tests/calls.rs,
+## which also holds the ceilings), and the bytes each one logs at the default level.
+.PHONY: bench-calls
+bench-calls: setup
+	@cargo test --locked -p trustlink-tests --test calls -- --nocapture --test-threads 1 2>/dev/null \
+	  | awk -F' [|] ' 'BEGIN { printf "%-50s %6s %5s %5s %5s %10s\n", "operation", "calls", "iam", "sts", "sm", "log bytes" } \
+	    /^calls[|] gated/ { gated = $$2; next } \
+	    /^calls[|]/ { op = $$1; sub(/^calls[|] /, "", op); x = (op ~ /x100/) ? 100 : 1; sub(/ [(]x100[)]/, "", op); \
+	      printf "%-50s %6.2f %5.2f %5.2f %5.2f %10d\n", op, $$2/x, $$3/x, $$4/x, $$5/x, $$6/x } \
+	    END { print "gated link: sts:AssumeRole on its role in a forced rotation: " gated }'
 
 ## A moto server for manual use: port in .tmp/moto.port, stopped by `make moto-stop`.
 moto-start: setup
