@@ -246,12 +246,25 @@ pub fn caller_tag(caller: Option<&str>) -> String {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum RevokeStep {
     /// Put the revoke policy, denying sessions issued before `before`.
     Put { before: i64 },
     /// Sessions issued before `before` are denied already (by this run or a later one).
     Done { before: i64 },
+}
+
+/// The step as the report and the decision log write it: the date as the policy holds it
+/// (`Put { before: 2026-12-02T02:52:00Z }`), not epoch seconds.
+impl std::fmt::Debug for RevokeStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (name, before) = match self {
+            Self::Put { before } => ("Put", before),
+            Self::Done { before } => ("Done", before),
+        };
+        let at = Timestamp::from_epoch_seconds(*before).to_iso8601();
+        write!(f, "{name} {{ before: {at} }}")
+    }
 }
 
 impl RevokeStep {
@@ -392,6 +405,10 @@ mod tests {
     #[test]
     fn a_revoke_moves_the_date_forward_never_back() {
         assert_eq!(next_revoke_step(None, 10), RevokeStep::Put { before: 10 });
+        assert_eq!(
+            format!("{:?}", RevokeStep::Put { before: 1796177848 }),
+            "Put { before: 2026-12-02T02:17:28Z }"
+        );
         assert_eq!(
             next_revoke_step(Some(5), 10),
             RevokeStep::Put { before: 10 }
