@@ -18,6 +18,9 @@ use crate::rules::Timestamp;
 /// `AWSRevokeOlderSessions`).
 pub const REVOKE_POLICY_NAME: &str = "TrustLinkRevokeSessions";
 
+/// Every inline policy trustlink itself writes on a link's role; a link spec may not declare one.
+pub const OWN_INLINE_POLICIES: &[&str] = &[REVOKE_POLICY_NAME];
+
 /// The `Sid` of the trust policy statement that refuses the trusted principal while the link is
 /// suspended. Only trustlink writes or removes a statement with this `Sid`.
 pub const SUSPENDED_SID: &str = "TrustLinkSuspended";

@@ -387,6 +387,7 @@ fn parse_inline_policies(
             for (name, doc) in map {
                 let field = format!("Role.InlinePolicies.{}", crate::error::excerpt(name));
                 errors.take(rules::check_name(&field, name, 128));
+                errors.take(check_not_trustlinks_own(&field, name));
                 // CloudFormation users sometimes pass the document as a JSON string.
                 let doc = match doc {
                     Value::String(s) => match serde_json::from_str::<Value>(s) {
@@ -413,6 +414,22 @@ fn parse_inline_policies(
         )),
     }
     inline_policies
+}
+
+/// A spec's inline policy may not take the name of one trustlink writes itself: a Revoke
+/// would replace the user's policy, and the next Update would put it back over the Revoke's.
+/// IAM does not distinguish policy names by case, so neither does this check.
+fn check_not_trustlinks_own(field: &str, name: &str) -> Result<(), ValidationError> {
+    match crate::incident::OWN_INLINE_POLICIES
+        .iter()
+        .find(|own| name.eq_ignore_ascii_case(own))
+    {
+        Some(own) => Err(ValidationError::new(
+            field,
+            format!("'{own}' is trustlink's own inline policy name (names compared as IAM does, ignoring case); choose another"),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// IAM's quota on a role's inline policies, all of them together, whitespace not counted.
@@ -806,6 +823,7 @@ mod tests {
             (with(classic(), "/Role/InlinePolicies", json!({"S3": {"Statement": []}})), "Role.InlinePolicies.S3.Version: must be \"2012-10-17\" and is missing"),
             (with(classic(), "/Role/InlinePolicies", json!({"S3": "{not json"})), "Role.InlinePolicies.S3: is a string that is not a JSON policy document"),
             (with(classic(), "/Role/InlinePolicies", json!({"bad name": {"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}}})), "Role.InlinePolicies.bad name: may contain only"),
+            (with(classic(), "/Role/InlinePolicies", json!({"trustlinkREVOKESessions": {"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}}})), "Role.InlinePolicies.trustlinkREVOKESessions: 'TrustLinkRevokeSessions' is trustlink's own inline policy name"),
             (with(classic(), "/Role/Tags", json!([{"Key": "aws:x", "Value": "y"}])), "Role.Tags[0].Key: 'aws:x' uses the reserved prefix aws:"),
             (with(classic(), "/Role/Description", json!("d".repeat(1001))), "Role.Description: must be at most 1000 characters"),
             (with(classic(), "/Role/Colour", json!("blue")), "Role.Colour: unknown property (expected one of Description, InlinePolicies, ManagedPolicyArns, MaxSessionDuration, Name, Path, PermissionsBoundary, Tags)"),

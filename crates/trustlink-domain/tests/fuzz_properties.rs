@@ -69,6 +69,8 @@ const TARGETS: &[&str] = &[
     "/Role/InlinePolicies/S3DevAccess/Statement/0/Condition",
     "/Role/InlinePolicies/S3DevAccess/Statement/0/Condition/StringEquals",
     "/Role/InlinePolicies/S3DevAccess/Statement/0/Condition/StringEquals/aws:PrincipalTag~1team",
+    // trustlink's own inline policy name (a Revoke's), which a spec may not declare.
+    "/Role/InlinePolicies/TrustLinkRevokeSessions",
     "/Role/PermissionsBoundary",
     "/Role/Tags",
     "/Role/Tags/0",
