@@ -46,7 +46,7 @@ const fn at_most(total: usize, iam: usize, sts: usize, secrets: usize) -> Ceilin
     }
 }
 const CREATE: Ceiling = at_most(22, 13, 3, 6);
-const UPDATE_UNCHANGED: Ceiling = at_most(24, 13, 3, 8);
+const UPDATE_UNCHANGED: Ceiling = at_most(22, 13, 3, 6);
 const FORCED_KEYED: Ceiling = at_most(35, 12, 6, 17);
 const END_GRACE: Ceiling = at_most(22, 12, 3, 7);
 /// Per link, in hundredths of a call (the run's calls over its links).

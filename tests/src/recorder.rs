@@ -10,6 +10,7 @@
 //! a request read means the answer to the one before it has been forwarded.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -163,8 +164,16 @@ async fn relay(client: TcpStream, upstream: u16, delay: Duration, state: Arc<Sta
     let (client_read, client_write) = client.into_split();
     let (server_read, server_write) = server.into_split();
     let client_write = Arc::new(tokio::sync::Mutex::new(client_write));
-    let up = requests(client_read, server_write, client_write.clone(), state);
-    let down = answers(server_read, client_write, delay);
+    // Set when a request went up and its answer has not started: each answer is delayed once.
+    let awaiting = Arc::new(AtomicBool::new(false));
+    let up = requests(
+        client_read,
+        server_write,
+        client_write.clone(),
+        state,
+        awaiting.clone(),
+    );
+    let down = answers(server_read, client_write, delay, awaiting);
     let _ = tokio::join!(up, down);
 }
 
@@ -174,6 +183,7 @@ async fn requests(
     mut to: OwnedWriteHalf,
     client: Arc<tokio::sync::Mutex<OwnedWriteHalf>>,
     state: Arc<State>,
+    awaiting: Arc<AtomicBool>,
 ) {
     let mut pending: Vec<u8> = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
@@ -195,6 +205,7 @@ async fn requests(
                 let role = call.and_then(|c| c.role_arn).unwrap_or_default();
                 client.lock().await.write_all(&access_denied(&role)).await
             } else {
+                awaiting.store(true, Ordering::SeqCst);
                 to.write_all(&request).await
             };
             if sent.is_err() {
@@ -209,11 +220,12 @@ async fn requests(
     let _ = to.shutdown().await;
 }
 
-/// Forwards the server's answers, each `delay` late (the first bytes after a pause wait).
+/// Forwards the server's answers, each `delay` late (its first bytes wait).
 async fn answers(
     mut from: OwnedReadHalf,
     to: Arc<tokio::sync::Mutex<OwnedWriteHalf>>,
     delay: Duration,
+    awaiting: Arc<AtomicBool>,
 ) {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -221,7 +233,7 @@ async fn answers(
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        if !delay.is_zero() {
+        if awaiting.swap(false, Ordering::SeqCst) && !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
         if to.lock().await.write_all(&buf[..n]).await.is_err() {

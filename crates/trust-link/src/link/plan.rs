@@ -258,9 +258,21 @@ async fn read_existing<S: Secrets>(secrets: &S, name: &str) -> Result<LinkSecret
         .get_secret_value(name, AWSCURRENT)
         .await
         .at("secretsmanager:GetSecretValue")?;
+    let current_version = current.version_id.clone();
     let current = ExternalIdSecret::parse(&current.text)?;
     let mut rotating = Vec::new();
-    for stage in [AWSPENDING, AWSPREVIOUS] {
+    // Only the labels DescribeSecret lists on another version than AWSCURRENT's have a value
+    // of their own to read.
+    let other_version = |stage: &str| {
+        described
+            .versions
+            .iter()
+            .any(|v| v.version_id != current_version && v.stages.iter().any(|s| s == stage))
+    };
+    for stage in [AWSPENDING, AWSPREVIOUS]
+        .into_iter()
+        .filter(|s| other_version(s))
+    {
         let value = secrets.get_secret_value(name, stage).await;
         if let Some(v) = value.optional().at("secretsmanager:GetSecretValue")? {
             if let Ok(s) = ExternalIdSecret::parse(&v.text) {
