@@ -940,7 +940,9 @@ class TestContract(unittest.TestCase):
         self.assertEqual(p["Role"], "<GetAtt LinkCheckRole.Arn>")
         self.assertEqual(p["LoggingConfig"], {"LogFormat": "JSON", "LogGroup": "<Ref LinkCheckLogGroup>"})
         env = p["Environment"]["Variables"]
-        self.assertEqual(env["TRUSTLINK_READ_ROLE_NAME"], "TrustLinkAudit")
+        self.assertEqual(env[contract.setting("TRUSTLINK_READ_ROLE_NAME")], contract.AUDIT_ROLE_NAME)
+        # A drill's setting only: never in a deployed function's environment.
+        self.assertNotIn(contract.setting("TRUSTLINK_CLOCK_OFFSET_SECONDS"), env)
         unused = contract.setting("TRUSTLINK_UNUSED_DAYS")
         self.assertEqual(env[unused], str(contract.setting_default(unused)))
         self.assertIn(contract.setting("TRUSTLINK_AUDIT_ACCOUNTS"), env)
@@ -973,7 +975,7 @@ class TestContract(unittest.TestCase):
         member = load_template(MEMBER_TEMPLATE)
         r = Resolver(member, {"HubAccountId": PSEUDO["AWS::AccountId"], "HubRegion": PSEUDO["AWS::Region"], "RolePaths": f"{DEFAULT_PATH},/cross-account/"})
         role = r.resolve(member["Resources"]["AuditRole"]["Properties"])
-        self.assertEqual((role["RoleName"], role["Path"]), ("TrustLinkAudit", "/"))
+        self.assertEqual((role["RoleName"], role["Path"]), (contract.AUDIT_ROLE_NAME, "/"))
         (stmt,) = role["AssumeRolePolicyDocument"]["Statement"]
         p = self.r.resolve(self.res["LinkCheckRole"]["Properties"])
         self.assertEqual(
@@ -981,7 +983,7 @@ class TestContract(unittest.TestCase):
         )
         hub_doc = next(d for d in read_only_documents(self.hub, self.r, "LinkCheckRole") if d.where.startswith("LinkCheckReadOnlyPolicy"))
         assume = next(s for s in hub_doc.statements() if s.get("Sid") == "AssumeMemberAuditRole")
-        self.assertEqual(assume["Resource"], "arn:aws:iam::*:role/TrustLinkAudit")
+        self.assertEqual(assume["Resource"], f"arn:aws:iam::*:role/{contract.AUDIT_ROLE_NAME}")
         rule = r.resolve(member["Resources"]["FailedAssumeRoleRule"]["Properties"])
         self.assertEqual(rule["State"], "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")
         import json

@@ -8,6 +8,8 @@ from pathlib import Path
 CONTRACT = json.loads((Path(__file__).resolve().parent.parent / "docs/contract.json").read_text())
 
 ADMIN_ROLE_NAME = CONTRACT["environment"]["shared"]["TRUSTLINK_ADMIN_ROLE_NAME"]
+# The members' read-only role link-check assumes (the template's AuditRoleName default).
+AUDIT_ROLE_NAME = CONTRACT["environment"]["link-check"]["TRUSTLINK_READ_ROLE_NAME"]
 GET_ATT = CONTRACT["get_att"]
 STAGES = CONTRACT["secrets"]["stages"]
 TAGS = CONTRACT["tags"]

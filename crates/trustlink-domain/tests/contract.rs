@@ -173,6 +173,52 @@ fn shared_settings() {
     assert_eq!(defaults.role_paths, None);
 }
 
+/// The `"TRUSTLINK_..."` names a source file spells.
+fn variables_in(path: &str) -> BTreeSet<String> {
+    let text = std::fs::read_to_string(root().join(path)).expect(path);
+    text.split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|s| s.starts_with("TRUSTLINK_"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// link-check's own settings (crates/link-check/src/settings.rs, which this crate cannot
+/// depend on, so read as text): the contract names every variable it reads besides the shared
+/// ones, and the defaults the code spells.
+#[test]
+fn link_check_settings() {
+    let c = &contract()["environment"]["link-check"];
+    let read = Mutex::new(BTreeSet::new());
+    Settings::from_lookup(|k| {
+        read.lock().unwrap().insert(k.to_string());
+        None
+    })
+    .unwrap();
+    let shared = read.into_inner().unwrap();
+    let settings_rs = "crates/link-check/src/settings.rs";
+    let own: BTreeSet<String> = variables_in(settings_rs)
+        .difference(&shared)
+        .cloned()
+        .collect();
+    let named: BTreeSet<String> = c.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(
+        named, own,
+        "docs/contract.json's link-check settings vs {settings_rs}"
+    );
+    let text = std::fs::read_to_string(root().join(settings_rs)).unwrap();
+    let unused = format!(
+        "pub const DEFAULT_UNUSED_DAYS: u32 = {};",
+        c["TRUSTLINK_UNUSED_DAYS"]
+    );
+    assert!(text.contains(&unused), "{unused}");
+    assert_eq!(c["TRUSTLINK_CLOCK_OFFSET_SECONDS"], json!(0));
+    // The read-only member role the template passes (AuditRoleName, checked against the
+    // template by tools/check_templates.py); unset, link-check reads with the admin role.
+    assert!(c["TRUSTLINK_READ_ROLE_NAME"].is_string());
+}
+
 /// The binaries the contract names are the `[[bin]]`s of the workspace's crates.
 #[test]
 fn binaries() {
