@@ -6,6 +6,7 @@ use std::net::IpAddr;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use trustlink_domain::error::json_kind;
 use trustlink_domain::{AccountId, ExternalId};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -111,7 +112,9 @@ impl Command {
         // Only objects: serde's derived Deserialize would also read an array as a struct's
         // fields by position.
         let Some(object) = event.as_object() else {
-            return Err(CommandError::NotAnObject { got: kind(event) });
+            return Err(CommandError::NotAnObject {
+                got: json_kind(event),
+            });
         };
         if let Some(detail_type) = object.get("detail-type").and_then(Value::as_str) {
             return from_eventbridge(object, detail_type);
@@ -126,7 +129,7 @@ impl Command {
         if !args.is_object() {
             return Err(invalid(format!(
                 "{name} holds {}, not an object",
-                kind(args)
+                json_kind(args)
             )));
         }
         match name.as_str() {
@@ -280,17 +283,6 @@ fn diagnose_from_cloudtrail(d: &Value) -> Result<Command, CommandError> {
         at: event_time.map(|t| t.as_second()),
         source: format!("cloudtrail {}", text(&d["eventID"]).unwrap_or_default()),
     }))
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]

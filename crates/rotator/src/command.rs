@@ -2,6 +2,7 @@
 
 use serde::Deserialize;
 use serde_json::Value;
+use trustlink_domain::error::json_kind;
 use trustlink_domain::incident::{self, Compromised};
 use trustlink_domain::rotation::Ask;
 
@@ -116,7 +117,9 @@ impl Command {
         // Only an object: serde's derived Deserialize would also read an array as the
         // fields by position (`[null, true]` is Force for every link).
         let Some(object) = event.as_object() else {
-            return Err(CommandError::NotAnObject { got: kind(event) });
+            return Err(CommandError::NotAnObject {
+                got: json_kind(event),
+            });
         };
         // EventBridge: {"source": "aws.events", "detail-type": "Scheduled Event", ...}
         if object.get("source").and_then(Value::as_str) == Some("aws.events")
@@ -198,17 +201,6 @@ impl Console {
             Some((field, _)) => Err(CommandError::NotWithIncident { field, command }),
             None => Ok(()),
         }
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -77,6 +77,19 @@ pub fn excerpt(value: &str) -> String {
     }
 }
 
+/// What kind of JSON value a caller sent, as an error names it ("an array"), never the value.
+pub fn json_kind(v: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 impl From<ValidationError> for ValidationErrors {
     fn from(e: ValidationError) -> Self {
         Self(vec![e])
