@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use crate::error::ValidationError;
-use crate::policy::POLICY_VERSION;
+use crate::policy::{statements, strings, POLICY_VERSION};
 use crate::rotation::KeyView;
 use crate::rules::Timestamp;
 
@@ -148,25 +148,6 @@ pub fn without_suspension(trust: &Value) -> Value {
 
 fn is_suspension(statement: &Value) -> bool {
     statement.get("Sid").and_then(Value::as_str) == Some(SUSPENDED_SID)
-}
-
-fn statements(doc: &Value) -> Vec<&Value> {
-    match doc.get("Statement") {
-        Some(Value::Array(a)) => a.iter().collect(),
-        Some(s @ Value::Object(_)) => vec![s],
-        _ => Vec::new(),
-    }
-}
-
-fn strings(v: Option<&Value>) -> Vec<String> {
-    match v {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|x| x.as_str().map(String::from))
-            .collect(),
-        _ => Vec::new(),
-    }
 }
 
 /// A suspension as the role's tags record it.

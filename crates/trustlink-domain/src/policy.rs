@@ -254,7 +254,8 @@ pub fn parse_policy_document(text: &str) -> Result<Value, PolicyParseError> {
     serde_json::from_str(&decoded).map_err(|e| PolicyParseError::NotJson(e.to_string()))
 }
 
-fn statements(doc: &Value) -> Vec<&Value> {
+/// A policy's statements, whether `Statement` is one object or a list of them.
+pub(crate) fn statements(doc: &Value) -> Vec<&Value> {
     match doc.get("Statement") {
         Some(Value::Array(a)) => a.iter().collect(),
         Some(s @ Value::Object(_)) => vec![s],
@@ -262,7 +263,8 @@ fn statements(doc: &Value) -> Vec<&Value> {
     }
 }
 
-fn strings(v: Option<&Value>) -> Vec<String> {
+/// A policy element that is one string or a list of them, as a list (other values: none).
+pub(crate) fn strings(v: Option<&Value>) -> Vec<String> {
     match v {
         Some(Value::String(s)) => vec![s.clone()],
         Some(Value::Array(a)) => a
