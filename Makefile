@@ -66,6 +66,7 @@ bench:
 .PHONY: bench-calls
 bench-calls: setup
 	@cargo test --locked -p trustlink-tests --test calls -- --nocapture --test-threads 1 2>/dev/null \
+	  | sed -n 's/^.*calls[|] /calls| /p' \
 	  | awk -F' [|] ' 'BEGIN { printf "%-50s %6s %5s %5s %5s %10s\n", "operation", "calls", "iam", "sts", "sm", "log bytes" } \
 	    /^calls[|] gated/ { gated = $$2; next } \
 	    /^calls[|]/ { op = $$1; sub(/^calls[|] /, "", op); x = (op ~ /x100/) ? 100 : 1; sub(/ [(]x100[)]/, "", op); \
