@@ -5,7 +5,7 @@
 //! ID condition, with the wrong principal, without the MFA condition, a key that outlives its
 //! link.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_config::SdkConfig;
 use serde_json::json;
@@ -15,12 +15,54 @@ use trustlink_domain::record::AccessKeySecret;
 use trustlink_tests::enforce::*;
 use trustlink_tests::fakecloud::{self, Function};
 use trustlink_tests::links::*;
+use trustlink_tests::recorder::Recorder;
 use trustlink_tests::*;
 
 fn base_creds() -> aws_credential_types::Credentials {
     // Only for building a base configuration; every call sets its own credentials.
     aws_credential_types::Credentials::new("unused", "unused-secret", None, None, "base")
 }
+
+/// What `function` works with (as [`fakecloud::access`]), its calls through a recording proxy
+/// in front of fakecloud, so a test counts what the code sends instead of timing it.
+async fn recorded_access(function: Function) -> (AccountAccess, Recorder) {
+    let fakecloud = fakecloud::fakecloud().endpoint();
+    let port = fakecloud.rsplit(':').next().and_then(|p| p.parse().ok());
+    let recorder = Recorder::start(port.expect("fakecloud's port"), Duration::ZERO).await;
+    // Bootstraps the member accounts and the function's role, as every test's access does.
+    fakecloud::access(function).await;
+    let config = fakecloud::function_config(function)
+        .await
+        .to_builder()
+        .endpoint_url(recorder.endpoint())
+        .build();
+    let access = AccountAccess::new(config, trustlink_aws::DEFAULT_ADMIN_ROLE_NAME);
+    (access, recorder)
+}
+
+/// The STS calls an operation sent (through the recorder, since it was last taken): how many
+/// assumed the link's role (a probe attempt each), and how many there were in all.
+struct StsCalls {
+    link_assumes: usize,
+    all: usize,
+}
+
+fn sts_calls(recorder: &Recorder, role_arn: &str) -> StsCalls {
+    let calls = recorder.take();
+    let sts: Vec<_> = calls.iter().filter(|c| c.service == "sts").collect();
+    StsCalls {
+        link_assumes: sts
+            .iter()
+            .filter(|c| c.operation == "AssumeRole" && c.role_arn.as_deref() == Some(role_arn))
+            .count(),
+        all: sts.len(),
+    }
+}
+
+/// Measured: the two member accounts' admin sessions and two GetCallerIdentity, for a
+/// trust-link Create and for a rotation of both the external ID and the key alike. A retried
+/// probe (the rotator has verify_attempts 5) would add to these.
+const GATED_STS_CALLS: usize = 4;
 
 /// A link made by the real trust-link code, with its AWSCURRENT external ID and key (the
 /// key's secret registered with the log scan).
@@ -233,20 +275,25 @@ async fn a_role_deleted_under_a_live_key_is_denied() {
 #[tokio::test]
 async fn an_mfa_gated_link_needs_a_valid_code_from_the_users_device() {
     let logs = capture_logs();
-    let access = fakecloud::access(Function::TrustLink).await;
+    let (access, recorder) = recorded_access(Function::TrustLink).await;
     let base = fakecloud::config_with(base_creds()).await;
-    // trust-link takes its gated path (it cannot present MFA itself) without a stall.
-    let started = Instant::now();
+    // trust-link takes its gated path (it cannot present MFA itself): it does not try the
+    // link's role over and over (each retry would be one more AssumeRole, after a sleep).
     let made = make(
         &access,
         "enf-mfa-",
         json!({"Conditions": {"RequireMfa": true}}),
     )
     .await;
+    let sts = sts_calls(&recorder, &made.link.role_arn);
+    assert_eq!(
+        sts.link_assumes, 0,
+        "trust-link assumed the MFA-gated link's role (its gated path makes no probe)"
+    );
     assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "trust-link stalled on the MFA-gated link: {:?}",
-        started.elapsed()
+        sts.all <= GATED_STS_CALLS,
+        "trust-link sent {} STS calls",
+        sts.all
     );
     let (link, id, consumer) = (&made.link, made.id.as_str(), made.consumer(&base));
     let user = link.user.clone().unwrap();
@@ -288,7 +335,7 @@ async fn an_mfa_gated_link_needs_a_valid_code_from_the_users_device() {
 
     // The rotator takes its gated path too, without a stall, and the link stays usable with
     // the new ID and key plus MFA.
-    let rotator_access = fakecloud::access(Function::Rotator).await;
+    let (rotator_access, rotator_recorder) = recorded_access(Function::Rotator).await;
     let r = rotator::Rotator::new(
         rotator_access,
         std::sync::Arc::new(rotator::OffsetClock::default()),
@@ -298,14 +345,19 @@ async fn an_mfa_gated_link_needs_a_valid_code_from_the_users_device() {
             verify_delay: Duration::from_millis(100),
         },
     );
-    let started = Instant::now();
     let report = rotator::handle(&r, &json!({"Force": true, "Links": [link.name]}))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+    // Its probe attempts are AssumeRoles on the link's role: the gated path makes none.
+    let sts = sts_calls(&rotator_recorder, &link.role_arn);
+    assert_eq!(
+        sts.link_assumes, 0,
+        "the rotator assumed the MFA-gated link's role (its gated path makes no probe)"
+    );
     assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "the rotator stalled on the MFA-gated link: {:?}",
-        started.elapsed()
+        sts.all <= GATED_STS_CALLS,
+        "the rotator sent {} STS calls",
+        sts.all
     );
     assert_eq!(
         report["links"][0]["external_id"]["action"], "rotated",
