@@ -27,6 +27,26 @@ pub enum Action {
     Resumed,
 }
 
+impl Action {
+    /// Every action, in the order above: the list docs/contract.json's `rotator_actions` is
+    /// checked against (rotator/tests/incident_events.rs). A new action goes here too.
+    pub const ALL: [Action; 13] = [
+        Action::Rotated,
+        Action::Retired,
+        Action::Deactivated,
+        Action::Deleted,
+        Action::Repaired,
+        Action::Waiting,
+        Action::Held,
+        Action::Skipped,
+        Action::Failed,
+        Action::Planned,
+        Action::Suspended,
+        Action::Revoked,
+        Action::Resumed,
+    ];
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct RotationReport {
     pub action: Action,

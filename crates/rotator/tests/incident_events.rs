@@ -123,25 +123,9 @@ async fn every_incident_event_through_the_binary() {
 /// docs/contract.json names every report action and console field the rotator has.
 #[test]
 fn the_contract_names_the_actions_and_fields() {
-    use rotator::Action::*;
     let text = std::fs::read_to_string(workspace_root().join("docs/contract.json")).unwrap();
     let contract: Value = serde_json::from_str(&text).unwrap();
-    let actions = [
-        Rotated,
-        Retired,
-        Deactivated,
-        Deleted,
-        Repaired,
-        Waiting,
-        Held,
-        Skipped,
-        Failed,
-        Planned,
-        Suspended,
-        Revoked,
-        Resumed,
-    ];
-    let names: Vec<Value> = actions
+    let names: Vec<Value> = rotator::Action::ALL
         .iter()
         .map(|a| serde_json::to_value(a).unwrap())
         .collect();
