@@ -633,27 +633,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// The README's classic link, as CloudFormation sends it (strings for scalars); the
+    /// property fuzzer (tests/fuzz_properties.rs) starts from the same file.
     fn classic() -> Value {
-        json!({
-            "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:trust-link",
-            "LinkName": "dev-cross-account",
-            "TrustingAccount": "111122223333",
-            "Role": {
-                "Name": "CrossAccountDeveloperRole",
-                "Path": "/cross-account/",
-                "Description": "Developers of 444455556666",
-                "MaxSessionDuration": "3600",
-                "ManagedPolicyArns": ["arn:aws:iam::aws:policy/ReadOnlyAccess"],
-                "InlinePolicies": {"S3DevAccess": {"Version": "2012-10-17", "Statement": [
-                    {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::dev-*/*"}]}},
-                "Tags": [{"Key": "team", "Value": "data"}]
-            },
-            "TrustedPrincipal": "arn:aws:iam::444455556666:user/DevUser",
-            "ExternalId": "UniqueExternalId12345",
-            "Conditions": {"RequireMfa": "true", "MfaMaxAgeSeconds": "3600"},
-            "TrustedSide": {"Grant": "true", "CreateUser": "true", "AccessKey": "true"},
-            "Rotation": {"ExternalIdDays": "90", "AccessKeyDays": "90", "GraceHours": "24"}
-        })
+        serde_json::from_str(include_str!("../tests/fixtures/classic_link.json")).unwrap()
     }
 
     #[test]

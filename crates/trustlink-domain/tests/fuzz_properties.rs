@@ -14,30 +14,19 @@ use trustlink_domain::LinkSpec;
 
 const SECRET_EXTERNAL_ID: &str = "UniqueExternalId12345";
 
+/// The classic link spec.rs's tests parse, with every optional element filled in, so each
+/// has a place to be fuzzed.
 fn base() -> Value {
-    json!({
-        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:trust-link",
-        "LinkName": "dev-cross-account",
-        "TrustingAccount": "111122223333",
-        "Role": {
-            "Name": "CrossAccountDeveloperRole",
-            "Path": "/cross-account/",
-            "Description": "Developers of 444455556666",
-            "MaxSessionDuration": "3600",
-            "ManagedPolicyArns": ["arn:aws:iam::aws:policy/ReadOnlyAccess"],
-            "InlinePolicies": {"S3DevAccess": {"Version": "2012-10-17", "Statement": [{
-                "Sid": "Dev", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::dev-*/*",
-                "Condition": {"StringEquals": {"aws:PrincipalTag/team": "data"}}}]}},
-            "PermissionsBoundary": "arn:aws:iam::aws:policy/PowerUserAccess",
-            "Tags": [{"Key": "team", "Value": "data"}]
-        },
-        "TrustedPrincipal": "arn:aws:iam::444455556666:user/DevUser",
-        "ExternalId": SECRET_EXTERNAL_ID,
-        "Conditions": {"RequireMfa": "true", "MfaMaxAgeSeconds": "3600", "SourceIpCidrs": ["203.0.113.0/24"],
-            "NotBefore": "2026-01-01T00:00:00Z", "NotAfter": "2026-12-31T23:59:59Z", "PrincipalOrgId": "o-abc123"},
-        "TrustedSide": {"Grant": "true", "CreateUser": "true", "AccessKey": "true"},
-        "Rotation": {"ExternalIdDays": "90", "AccessKeyDays": "90", "GraceHours": "24"}
-    })
+    let mut v: Value =
+        serde_json::from_str(include_str!("fixtures/classic_link.json")).expect("the fixture");
+    assert_eq!(v["ExternalId"], SECRET_EXTERNAL_ID);
+    v["Role"]["InlinePolicies"]["S3DevAccess"]["Statement"] = json!([{
+        "Sid": "Dev", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::dev-*/*",
+        "Condition": {"StringEquals": {"aws:PrincipalTag/team": "data"}}}]);
+    v["Role"]["PermissionsBoundary"] = json!("arn:aws:iam::aws:policy/PowerUserAccess");
+    v["Conditions"] = json!({"RequireMfa": "true", "MfaMaxAgeSeconds": "3600", "SourceIpCidrs": ["203.0.113.0/24"],
+        "NotBefore": "2026-01-01T00:00:00Z", "NotAfter": "2026-12-31T23:59:59Z", "PrincipalOrgId": "o-abc123"});
+    v
 }
 
 /// Every element of [`base`] that can be replaced, as JSON pointers; `""` is the whole
