@@ -94,21 +94,27 @@ async fn events_that_are_not_commands_fail_the_invocation_and_change_nothing() {
     );
 }
 
+/// Starts the rotator binary with `variable` set to `value` and no runtime API; asserts it
+/// does not start, and returns what it wrote.
+fn start_fails_with(variable: &str, value: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rotator"))
+        .env(variable, value)
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{variable}={value} started");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 /// An invalid setting stops the function at start-up with an error naming the variable,
 /// instead of running with a default (issue 11.4).
 #[test]
 fn an_invalid_concurrency_stops_the_start_naming_the_variable() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rotator"))
-        .env("TRUSTLINK_ROTATION_CONCURRENCY", "eight")
-        .env_remove("AWS_LAMBDA_RUNTIME_API")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = start_fails_with("TRUSTLINK_ROTATION_CONCURRENCY", "eight");
     assert!(
         text.contains("TRUSTLINK_ROTATION_CONCURRENCY") && text.contains("must be a whole number"),
         "{text}"
@@ -119,19 +125,9 @@ fn an_invalid_concurrency_stops_the_start_naming_the_variable() {
 /// fan-out needs FIFO message groups; issue 13.6).
 #[test]
 fn an_invalid_queue_url_stops_the_start_naming_the_variable() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rotator"))
-        .env(
-            "TRUSTLINK_ROTATION_QUEUE_URL",
-            "https://sqs.us-east-1.amazonaws.com/123456789012/standard-queue",
-        )
-        .env_remove("AWS_LAMBDA_RUNTIME_API")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let text = start_fails_with(
+        "TRUSTLINK_ROTATION_QUEUE_URL",
+        "https://sqs.us-east-1.amazonaws.com/123456789012/standard-queue",
     );
     assert!(
         text.contains("TRUSTLINK_ROTATION_QUEUE_URL") && text.contains("SQS FIFO queue URL"),

@@ -7,9 +7,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use trustlink_aws::AccountAccess;
 use trustlink_tests::function::{assert_json_lines, Function};
 use trustlink_tests::lambda_api::{Outcome, RuntimeApi};
-use trustlink_tests::links::{access, create_link, current_external_id, current_key};
+use trustlink_tests::links::{access, create_link, current_external_id, current_key, Link};
 use trustlink_tests::{assert_no_secret_in, function_env, workspace_root};
 
 const INVOCATION: Duration = Duration::from_secs(120);
@@ -52,19 +53,21 @@ fn the_incident_event_files_are_commands_for_named_links() {
     }
 }
 
+/// The link's AWSCURRENT external ID and secret access key: what no answer or log may show.
+async fn current_secrets(access: &AccountAccess, link: &Link) -> Vec<String> {
+    let key = current_key(access, link).await;
+    vec![
+        current_external_id(access, link).await,
+        key.secret_access_key.expose().to_string(),
+    ]
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_incident_event_through_the_binary() {
     let access = access().await;
     let rotation = json!({"ExternalIdDays": 90, "AccessKeyDays": 90, "GraceHours": 24});
     let link = create_link(&access, "dev-cross-account-", true, rotation).await;
-    let mut secrets = vec![current_external_id(&access, &link).await];
-    secrets.push(
-        current_key(&access, &link)
-            .await
-            .secret_access_key
-            .expose()
-            .to_string(),
-    );
+    let mut secrets = current_secrets(&access, &link).await;
     let api = RuntimeApi::start().await;
     let mut env = api.env("trustlink-rotator");
     env.extend(function_env());
@@ -94,14 +97,7 @@ async fn every_incident_event_through_the_binary() {
         let got = report["links"][0]["incident"]["action"].as_str();
         let got = got.or(report["links"][0]["external_id"]["action"].as_str());
         assert_eq!(got, Some(action), "{name}: {report:#}");
-        secrets.push(current_external_id(&access, &link).await);
-        secrets.push(
-            current_key(&access, &link)
-                .await
-                .secret_access_key
-                .expose()
-                .to_string(),
-        );
+        secrets.extend(current_secrets(&access, &link).await);
         let all: Vec<&str> = secrets.iter().map(String::as_str).collect();
         assert_no_secret_in(name, &report.to_string(), &all);
     }
