@@ -116,15 +116,16 @@ impl<C: Cloud> Rotator<C> {
     }
 
     async fn rotate_link(&self, rec: &LinkRecord, command: &Command) -> LinkReport {
-        match self.suspension(rec).await {
-            Ok(None) => {}
-            Ok(Some(s)) => return suspended_link(rec, &s),
+        let role = match self.suspension_and_role(rec).await {
+            Ok((None, role)) => role,
+            Ok((Some(s), _)) => return suspended_link(rec, &s),
             Err(e) => return failed_link(rec, e.to_string()),
-        }
+        };
         let rotator = self;
-        let external_id = self
-            .rotate(&ExternalIdRotation { rotator, rec }, rec, command)
-            .await;
+        // The external ID's first observation starts from the role just read: one GetRole
+        // per link per run.
+        let external_id = ExternalIdRotation::after_reading(rotator, rec, role);
+        let external_id = self.rotate(&external_id, rec, command).await;
         let access_key = if rec.access_key {
             Some(
                 self.rotate(&AccessKeyRotation { rotator, rec }, rec, command)

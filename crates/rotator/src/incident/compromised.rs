@@ -72,7 +72,7 @@ impl<C: Cloud> Rotator<C> {
         let rotator = self;
         let mut old_key = None;
         if what.external_id() {
-            let rotation = ExternalIdRotation { rotator, rec };
+            let rotation = ExternalIdRotation::new(rotator, rec);
             report.external_id = Some(self.replace(&rotation, rec, command).await);
         }
         if what.access_key() {

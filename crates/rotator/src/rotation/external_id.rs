@@ -2,12 +2,15 @@
 //! by the trust policy (and the grant), proven, and made AWSCURRENT; after the grace period
 //! only the new one is accepted.
 
+use std::sync::Mutex;
+
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use serde_json::Value;
 use tracing::info;
 use trustlink_aws::ports::{
-    Cloud, Policies, Roles, SecretDescription, SecretValue, Secrets, AWSCURRENT, AWSPENDING,
+    Cloud, Policies, RoleInfo, Roles, SecretDescription, SecretValue, Secrets, AWSCURRENT,
+    AWSPENDING,
 };
 use trustlink_aws::{probe, NotFoundExt};
 use trustlink_domain::policy::{self, Principal};
@@ -28,6 +31,30 @@ use crate::Rotator;
 pub struct ExternalIdRotation<'a, C> {
     pub rotator: &'a Rotator<C>,
     pub rec: &'a LinkRecord,
+    /// The role as the run read it just before (the suspension check): the first observation
+    /// uses it instead of a second GetRole; taken once, so an observation after an error
+    /// reads the role afresh.
+    seen_role: Mutex<Option<RoleInfo>>,
+}
+
+impl<'a, C> ExternalIdRotation<'a, C> {
+    /// A rotation whose first observation reads the role itself.
+    pub fn new(rotator: &'a Rotator<C>, rec: &'a LinkRecord) -> Self {
+        Self::after_reading(rotator, rec, None)
+    }
+
+    /// A rotation whose first observation starts from `role`, read moments ago.
+    pub fn after_reading(
+        rotator: &'a Rotator<C>,
+        rec: &'a LinkRecord,
+        role: Option<RoleInfo>,
+    ) -> Self {
+        Self {
+            rotator,
+            rec,
+            seen_role: Mutex::new(role),
+        }
+    }
 }
 
 /// What an observation saw: the decider's view, and the versions and role it was made of.
@@ -112,7 +139,10 @@ impl<C: Cloud> ExternalIdRotation<'_, C> {
         let pending = read_stage(&secrets, &name, described, AWSPENDING, &current).await?;
         let (account, role_name) = record::role_of_arn(&rec.role_arn)
             .ok_or_else(|| StepError::Record(format!("{} is not a role ARN", rec.role_arn)))?;
-        let role = r.cloud.iam(&account).await?.get_role(&role_name).await?;
+        let role = match self.take_seen_role(&account, &role_name) {
+            Some(role) => role,
+            None => r.cloud.iam(&account).await?.get_role(&role_name).await?,
+        };
         let pending_value = match &pending {
             Some(p) if p.version_id != current.version_id => {
                 Some(ExternalIdSecret::parse(&p.text).map_err(StepError::record)?)
@@ -140,6 +170,15 @@ impl<C: Cloud> ExternalIdRotation<'_, C> {
             role_name,
             trust: role.trust_policy,
         })
+    }
+
+    /// The role read before the rotation began, once, and only if it is the role the
+    /// record names now (a record changed since then names another role: read that one).
+    fn take_seen_role(&self, account: &AccountId, role_name: &str) -> Option<RoleInfo> {
+        let seen = self.seen_role.lock().ok()?.take()?;
+        let same =
+            record::role_of_arn(&seen.arn).is_some_and(|(a, n)| &a == account && n == role_name);
+        same.then_some(seen)
     }
 
     async fn act(&self, step: &ExternalIdStep, o: &Observed) -> StepResult<()> {
@@ -475,6 +514,22 @@ mod tests {
         assert_eq!(action(&report, "external_id"), "retired", "{report:#}");
         let report = f.run(0, json!({})).await;
         assert_eq!(action(&report, "external_id"), "skipped", "{report:#}");
+    }
+
+    /// The suspension check's GetRole is the external ID's first observation too: a run
+    /// that finds nothing due reads the link's role once (twice when both read it).
+    #[tokio::test]
+    async fn a_run_reads_the_role_once_per_link() {
+        let f = Fixture::link("ext-one-read", &Conditions::default()).await;
+        let report = f.run(0, json!({})).await;
+        assert_eq!(action(&report, "external_id"), "skipped", "{report:#}");
+        let reads = f
+            .faults
+            .calls()
+            .iter()
+            .filter(|op| **op == Op::GetRole)
+            .count();
+        assert_eq!(reads, 1, "{:?}", f.faults.calls());
     }
 
     /// Issue 11.3: an MFA-gated link is decided on its trust policy before any probe, so its
