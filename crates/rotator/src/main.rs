@@ -25,15 +25,18 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .map(|url| SqsQueue::new(&config, url));
     let cloud = AccountAccess::new(config, &settings.admin_role_name);
     let rotator = Rotator::new(
-        cloud,
+        cloud.clone(),
         Arc::new(SystemClock),
         Limits {
             concurrency: settings.rotation_concurrency,
             ..Limits::default()
         },
     );
-    let (rotator, queue) = (&rotator, queue.as_ref());
+    let (rotator, queue, cloud) = (&rotator, queue.as_ref(), &cloud);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        // The hub account from the invocation's function ARN, as trust-link takes it: no
+        // sts:GetCallerIdentity per cold start. A context without one leaves STS to ask.
+        cloud.learn_home_account(&event.context.invoked_function_arn);
         // Who asked, for a suspension's record: the caller's Cognito identity, the only
         // caller identity Lambda's context carries.
         let caller = event
