@@ -23,6 +23,15 @@ pub async fn measured<F>(run: F) -> Result<RunReport, AwsError>
 where
     F: Future<Output = Result<RunReport, AwsError>>,
 {
+    measured_into(run, emf::print).await
+}
+
+/// [`measured`], handing the object to `write` (stdout in the function; a test keeps it).
+pub async fn measured_into<F, W>(run: F, write: W) -> Result<RunReport, AwsError>
+where
+    F: Future<Output = Result<RunReport, AwsError>>,
+    W: FnOnce(&Value),
+{
     let started = Instant::now();
     let before = calls::sent();
     let result = run.await;
@@ -32,7 +41,7 @@ where
         &calls::sent().since(&before),
         emf::now_ms(),
     );
-    emf::print(&doc);
+    write(&doc);
     result
 }
 

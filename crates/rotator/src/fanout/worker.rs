@@ -13,11 +13,13 @@ use futures::stream::{self, StreamExt};
 use serde_json::Value;
 use tracing::{info, warn};
 use trustlink_aws::ports::{Cloud, Secrets};
-use trustlink_aws::{AwsError, ErrorKind};
+use trustlink_aws::{emf, AwsError, ErrorKind};
 use trustlink_domain::record::{self, LinkRecord};
 
 use super::FanoutError;
 use crate::command::{Command, CommandError};
+use crate::metrics;
+use crate::report::RunReport;
 use crate::rotate::Rotator;
 
 /// Why one record failed. Its text is logged; it names links and rules, never a secret.
@@ -44,29 +46,51 @@ enum RecordError {
     },
 }
 
-/// Works every record of `event` and answers Lambda's partial batch response.
+/// Works every record of `event` and answers Lambda's partial batch response. The batch
+/// writes its one metrics object, as a scheduled run does.
 pub async fn consume<C: Cloud>(rotator: &Rotator<C>, event: &Value) -> Result<Value, FanoutError> {
+    consume_into(rotator, event, emf::print).await
+}
+
+/// [`consume`], handing the batch's metrics object to `write`.
+async fn consume_into<C: Cloud>(
+    rotator: &Rotator<C>,
+    event: &Value,
+    write: impl FnOnce(&Value),
+) -> Result<Value, FanoutError> {
     let event: SqsEvent = serde_json::from_value(event.clone())
         .map_err(|e| FanoutError::NotAnSqsEvent(e.to_string()))?;
     if event.records.iter().any(|r| r.message_id.is_none()) {
         return Err(FanoutError::NoMessageId);
     }
-    let outcomes: Vec<(&SqsMessage, Result<usize, RecordError>)> = stream::iter(&event.records)
-        .map(|r| async move { (r, work(rotator, r).await) })
-        .buffer_unordered(rotator.limits.concurrency.max(1))
-        .collect()
-        .await;
     let mut response = SqsBatchResponse::default();
-    for (record, outcome) in outcomes {
-        let message_id = record.message_id.clone().unwrap_or_default();
-        match outcome {
-            Ok(links) => info!(message_id, links, "queued command done"),
-            Err(e) => {
-                warn!(message_id, error = %e, "queued command failed; SQS delivers it again");
-                response.add_failure(message_id);
+    let batch = async {
+        let outcomes: Vec<(&SqsMessage, Result<RunReport, RecordError>)> =
+            stream::iter(&event.records)
+                .map(|r| async move { (r, work(rotator, r).await) })
+                .buffer_unordered(rotator.limits.concurrency.max(1))
+                .collect()
+                .await;
+        let mut links = Vec::new();
+        for (record, outcome) in outcomes {
+            let message_id = record.message_id.clone().unwrap_or_default();
+            let verdict = outcome.and_then(|report| {
+                let verdict = verdict(&report);
+                links.extend(report.links);
+                verdict
+            });
+            match verdict {
+                Ok(links) => info!(message_id, links, "queued command done"),
+                Err(e) => {
+                    warn!(message_id, error = %e, "queued command failed; SQS delivers it again");
+                    response.add_failure(message_id);
+                }
             }
         }
-    }
+        // The batch's links as one run's, for its metrics.
+        Ok(RunReport::new(false, links))
+    };
+    let _ = metrics::measured_into(batch, write).await;
     info!(
         records = event.records.len(),
         failed = response.batch_item_failures.len(),
@@ -75,8 +99,11 @@ pub async fn consume<C: Cloud>(rotator: &Rotator<C>, event: &Value) -> Result<Va
     Ok(serde_json::to_value(&response).expect("the batch response serialises"))
 }
 
-/// One record: its command, run on the links it names. The number of links, or why it failed.
-async fn work<C: Cloud>(rotator: &Rotator<C>, record: &SqsMessage) -> Result<usize, RecordError> {
+/// One record: its command, run on the links it names.
+async fn work<C: Cloud>(
+    rotator: &Rotator<C>,
+    record: &SqsMessage,
+) -> Result<RunReport, RecordError> {
     let body = record.body.as_deref().ok_or(RecordError::NoBody)?;
     let event: Value = serde_json::from_str(body).map_err(RecordError::NotJson)?;
     let command = Command::from_event(&event)?;
@@ -85,7 +112,11 @@ async fn work<C: Cloud>(rotator: &Rotator<C>, record: &SqsMessage) -> Result<usi
     for name in &names {
         links.extend(find(rotator, name).await?);
     }
-    let report = rotator.run_on(links, &command).await;
+    Ok(rotator.run_on(links, &command).await)
+}
+
+/// A record's run: the number of its links, or which failed.
+fn verdict(report: &RunReport) -> Result<usize, RecordError> {
     let failed = report.failed_links();
     if failed.is_empty() {
         return Ok(report.links.len());
@@ -171,6 +202,35 @@ mod tests {
             rotated,
             "not rotated twice"
         );
+    }
+
+    /// A batch writes one metrics object, with the links of all its records, as a scheduled
+    /// run does; the records that failed before a run add none.
+    #[tokio::test]
+    async fn a_batch_writes_one_metrics_object() {
+        let cloud = MemoryCloud::with_accounts(&[TRUSTING]);
+        let clock = OffsetClock::default();
+        for name in ["m-a", "m-b"] {
+            partner_link(&cloud, name).await;
+        }
+        let event = sqs_event(&[
+            r#"{"Links":["m-a"]}"#,
+            r#"{"Links":["m-b","no-such-link"]}"#,
+            "not json",
+        ]);
+        let mut written = Vec::new();
+        let r = rotator(&cloud, &clock);
+        consume_into(&r, &event, |doc| written.push(doc.clone()))
+            .await
+            .unwrap();
+        assert_eq!(written.len(), 1, "{written:?}");
+        let doc = &written[0];
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            metrics::NAMESPACE
+        );
+        assert_eq!(doc["Links"], 3.0, "{doc}");
+        assert_eq!(doc["Failures"], 1.0, "{doc}");
     }
 
     #[tokio::test]
