@@ -3,7 +3,6 @@
 //! trust-link code plus hand-made roles (each finding kind, exactly), Diagnose of a working
 //! link broken one way at a time (each cause kind), the CloudTrail sample, refused events.
 //! Everything the binary prints at `RUST_LOG=trace` is scanned for every secret.
-#![recursion_limit = "256"]
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

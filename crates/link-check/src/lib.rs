@@ -97,6 +97,8 @@ impl From<LinkCheckError> for lambda_runtime::Diagnostic {
 
 /// One invocation: a console command, the daily schedule (an audit), or a CloudTrail event
 /// of a failed AssumeRole (a diagnosis). Returns the result as JSON; writes its metrics.
+/// Each command's future is boxed: nested by value, the binary's future grows past the
+/// compiler's query depth limit (no `recursion_limit` needed).
 pub async fn handle<C>(checker: &Checker<C>, event: &Value) -> Result<Value, LinkCheckError>
 where
     C: Cloud,
@@ -104,17 +106,17 @@ where
 {
     let value = match Command::from_event(event)? {
         Command::Verify { links } => {
-            let report = verify::run(checker, links.as_deref()).await?;
+            let report = Box::pin(verify::run(checker, links.as_deref())).await?;
             metrics::emit(&metrics::for_verify(&report), checker.clock.as_ref());
             serde_json::to_value(&report)
         }
         Command::Audit { accounts, .. } => {
-            let report = audit::run(checker, accounts.as_deref()).await?;
+            let report = Box::pin(audit::run(checker, accounts.as_deref())).await?;
             metrics::emit(&metrics::for_audit(&report), checker.clock.as_ref());
             serde_json::to_value(&report)
         }
         Command::Diagnose(request) => {
-            let report = diagnose::run(checker, &request).await?;
+            let report = Box::pin(diagnose::run(checker, &request)).await?;
             metrics::emit(&metrics::for_diagnosis(&report), checker.clock.as_ref());
             serde_json::to_value(&report)
         }

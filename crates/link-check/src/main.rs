@@ -1,5 +1,4 @@
 //! `link-check`: reads its settings once, builds one SDK configuration, serves its commands.
-#![recursion_limit = "256"]
 #![cfg_attr(not(test), warn(clippy::too_many_lines))]
 
 use std::sync::Arc;

@@ -1,4 +1,5 @@
 //! `trust-link`: reads its settings once, builds one SDK configuration, serves CloudFormation.
+#![cfg_attr(not(test), warn(clippy::too_many_lines))]
 
 use cfn_custom_resource::{handle_with_config, Config, HttpSender};
 use lambda_runtime::{service_fn, LambdaEvent};

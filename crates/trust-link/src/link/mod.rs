@@ -108,7 +108,7 @@ impl<C: Cloud> LinkService<C> {
     }
 
     pub async fn create(&self, spec: &LinkSpec) -> Result<LinkOutput, LinkError> {
-        self.apply(spec, Mode::Create).await
+        erased(self.apply(spec, Mode::Create)).await
     }
 
     /// In place when the role keeps its ARN, else a replacement: a new role (a new physical
@@ -118,7 +118,7 @@ impl<C: Cloud> LinkService<C> {
         spec: &LinkSpec,
         physical_id: &str,
     ) -> Result<LinkOutput, LinkError> {
-        self.apply(spec, Mode::Update { physical_id }).await
+        erased(self.apply(spec, Mode::Update { physical_id })).await
     }
 
     /// The role ARN the specification resolves to, and the trusting account.
@@ -157,7 +157,7 @@ impl<C: Cloud> LinkService<C> {
         if let Err(e) = &result {
             if !undo.is_empty() {
                 warn!(link = %spec.link_name, error = %e, undo_steps = undo.len(), "rolling back");
-                self.rollback(std::mem::take(&mut undo)).await;
+                erased(self.rollback(std::mem::take(&mut undo))).await;
             }
         }
         result
