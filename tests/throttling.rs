@@ -85,7 +85,13 @@ async fn a_forced_rotation_of_200_links_survives_10_percent_of_iam_throttled() {
         iam / THROTTLE_EVERY,
         "every 10th IAM request throttled"
     );
-    assert!(proxy.throttled() >= 100, "too few throttles to mean much");
+    // With retries off, throttles at this rate fail dozens of rotations (83 measured); a run
+    // makes about 4 IAM calls per link, so 200 links see about 80 throttles.
+    assert!(
+        proxy.throttled() >= LINKS as u64 / 4,
+        "too few throttles to mean much: {}",
+        proxy.throttled()
+    );
     let keyed = links.iter().filter(|l| l.user.is_some()).count();
     assert_eq!(report["summary"]["links"], json!(LINKS));
     assert_eq!(
